@@ -1,0 +1,239 @@
+/* `inspect`: the plan, in words or as JSON.  Everything shown comes from
+ * the same plan the engine executes, so what it says is what happens. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "plan/plan.h"
+#include "sandbox/idrange.h"
+#include "sandbox/landlock.h"
+#include "sandbox/seccomp.h"
+#include "store/store.h"
+
+static const char *const namespaces[] = { "user", "mount", "pid", "network", "ipc", "uts", "cgroup" };
+
+/* Whether the instance can write at mount M. */
+static bool writable(const struct sp_mount *m)
+{
+	switch (m->kind) {
+	case SP_MNT_HOME:
+	case SP_MNT_GRANT:
+	case SP_MNT_TMPFS:
+		return !m->readonly;
+	case SP_MNT_BIND:
+	case SP_MNT_PROC:
+	case SP_MNT_DEVPTS:
+	case SP_MNT_DEV:
+	case SP_MNT_SYMLINK:
+	case SP_MNT_FILE:
+	case SP_MNT_MASK:
+	case SP_MNT_RO_REMOUNT:
+		return false;
+	}
+	return false;
+}
+
+static const char *source_text(const struct sp_plan *plan, const struct sp_mount *m, char *buf, size_t n,
+			       const struct sp_store *store)
+{
+	switch (m->kind) {
+	case SP_MNT_GRANT:
+		snprintf(buf, n, "%s/data/%s", store->root, m->source);
+		return buf;
+	case SP_MNT_HOME:
+		return plan->home_source;
+	case SP_MNT_FILE:
+		return "(generated)";
+	case SP_MNT_BIND:
+	case SP_MNT_DEV:
+	case SP_MNT_SYMLINK:
+		return m->source;
+	case SP_MNT_TMPFS:
+	case SP_MNT_PROC:
+	case SP_MNT_DEVPTS:
+	case SP_MNT_MASK:
+	case SP_MNT_RO_REMOUNT:
+		return "";
+	}
+	return "";
+}
+
+static void print_limit(const char *what, unsigned long long v, bool size)
+{
+	char buf[32];
+
+	if (!v) {
+		printf("  %-8s unlimited\n", what);
+		return;
+	}
+	if (size)
+		sp_format_size(v, buf, sizeof buf);
+	else
+		snprintf(buf, sizeof buf, "%llu", v);
+	printf("  %-8s %s\n", what, buf);
+}
+
+static void print_text(const struct sp_plan *plan, const struct sp_store *store)
+{
+	size_t nrules;
+	const struct sp_seccomp_rule_desc *rules = sp_seccomp_rules(&nrules);
+	int abi = sp_landlock_abi();
+	char buf[4200];
+
+	printf("instance   %s (container)\n", plan->name);
+	printf("command   ");
+	for (size_t i = 0; plan->argv[i]; i++)
+		printf(" %s", plan->argv[i]);
+	printf("\nsoftware\n");
+	for (size_t i = 0; plan->software && plan->software[i]; i++)
+		printf("  %s%s\n", plan->software[i],
+		       strcmp(plan->software[i], "host") == 0 ? " (the host's /usr, read-only)" : " (read-only)");
+	printf("\nreads and writes\n");
+	for (size_t i = 0; i < plan->n_mounts; i++) {
+		const struct sp_mount *m = &plan->mounts[i];
+		if (writable(m))
+			printf("  %-28s %-8s %s\n", m->target, sp_mount_kind_name(m->kind),
+			       source_text(plan, m, buf, sizeof buf, store));
+	}
+	printf("\nreads only\n");
+	for (size_t i = 0; i < plan->n_mounts; i++) {
+		const struct sp_mount *m = &plan->mounts[i];
+		if (m->kind == SP_MNT_MASK || m->kind == SP_MNT_RO_REMOUNT || writable(m))
+			continue;
+		printf("  %-28s %-8s %s\n", m->target, sp_mount_kind_name(m->kind),
+		       source_text(plan, m, buf, sizeof buf, store));
+	}
+	printf("\nhidden or read-only in /proc\n ");
+	for (size_t i = 0; i < plan->n_mounts; i++)
+		if (plan->mounts[i].kind == SP_MNT_MASK || plan->mounts[i].kind == SP_MNT_RO_REMOUNT)
+			printf(" %s", plan->mounts[i].target);
+	printf("\n\nenvironment (nothing else of the host's)\n");
+	for (size_t i = 0; plan->envp[i]; i++)
+		printf("  %s\n", plan->envp[i]);
+	printf("\nnetwork    none: loopback only, in its own network namespace\n");
+	printf("\nlimits\n");
+	print_limit("memory", plan->limits.memory_bytes, true);
+	if (plan->limits.cpu_quota_us)
+		printf("  %-8s %.2f CPUs (%llu us per %llu us)\n", "cpu",
+		       (double)plan->limits.cpu_quota_us / (double)plan->limits.cpu_period_us,
+		       (unsigned long long)plan->limits.cpu_quota_us, (unsigned long long)plan->limits.cpu_period_us);
+	else
+		printf("  %-8s unlimited\n", "cpu");
+	print_limit("pids", plan->limits.pids, false);
+	printf("\nconfinement\n  namespaces    ");
+	for (size_t i = 0; i < sizeof namespaces / sizeof namespaces[0]; i++)
+		printf("%s%s", i ? ", " : "", namespaces[i]);
+	printf("\n  user          uid %u gid %u (\"user\"); host ids leased at start: a range of %u from %u upward\n",
+	       (unsigned)plan->uid, (unsigned)plan->gid, SP_ID_RANGE, SP_ID_BASE);
+	printf("  store files   idmapped: the store owner's files appear as the instance's, what it writes lands as the owner's\n");
+	printf("  capabilities  none in any set (effective, permitted, inheritable, ambient, bounding)\n");
+	printf("  privileges    no_new_privs; every mount nosuid,nodev; PID 1 is Spectrum's reaper\n");
+	if (abi > 0)
+		printf("  landlock      ABI %d: writes only beneath the writable paths above; no device nodes\n", abi);
+	else
+		printf("  landlock      NOT AVAILABLE on this kernel (the other layers still apply)\n");
+	printf("  seccomp       %zu rules; non-native ABIs (i386, x32) refused:\n", nrules);
+	for (size_t i = 0; i < nrules; i++)
+		printf("    %-32s %s\n", rules[i].what, rules[i].why);
+}
+
+static json_t *plan_json(const struct sp_plan *plan, const struct sp_store *store)
+{
+	json_t *o = json_object(), *a;
+	size_t nrules;
+	const struct sp_seccomp_rule_desc *rules = sp_seccomp_rules(&nrules);
+	char buf[4200];
+
+	json_object_set_new(o, "name", json_string(plan->name));
+	json_object_set_new(o, "isolation", json_string("container"));
+	a = json_array();
+	for (size_t i = 0; plan->software && plan->software[i]; i++)
+		json_array_append_new(a, json_string(plan->software[i]));
+	json_object_set_new(o, "software", a);
+	a = json_array();
+	for (size_t i = 0; plan->argv[i]; i++)
+		json_array_append_new(a, json_string(plan->argv[i]));
+	json_object_set_new(o, "command", a);
+	a = json_array();
+	for (size_t i = 0; plan->envp[i]; i++)
+		json_array_append_new(a, json_string(plan->envp[i]));
+	json_object_set_new(o, "environment", a);
+	a = json_array();
+	for (size_t i = 0; i < plan->n_mounts; i++) {
+		const struct sp_mount *m = &plan->mounts[i];
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "target", m->target, "kind",
+						   sp_mount_kind_name(m->kind), "origin",
+						   sp_mount_origin_name(m->origin), "source",
+						   source_text(plan, m, buf, sizeof buf, store), "mode",
+						   writable(m) ? "rw" : "ro"));
+	}
+	json_object_set_new(o, "mounts", a);
+	json_object_set_new(o, "network", json_string("none"));
+	json_object_set_new(o, "limits",
+			    json_pack("{s:I, s:I, s:I, s:I}", "memory_bytes", (json_int_t)plan->limits.memory_bytes,
+				      "cpu_quota_us", (json_int_t)plan->limits.cpu_quota_us, "cpu_period_us",
+				      (json_int_t)plan->limits.cpu_period_us, "pids", (json_int_t)plan->limits.pids));
+	a = json_array();
+	for (size_t i = 0; i < nrules; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s}", "what", rules[i].what, "why", rules[i].why));
+	json_t *ns = json_array();
+	for (size_t i = 0; i < sizeof namespaces / sizeof namespaces[0]; i++)
+		json_array_append_new(ns, json_string(namespaces[i]));
+	json_object_set_new(o, "confinement",
+			    json_pack("{s:o, s:i, s:i, s:s, s:b, s:i, s:o, s:b}", "namespaces", ns, "uid",
+				      (int)plan->uid, "gid", (int)plan->gid, "capabilities", "none", "no_new_privs", 1,
+				      "landlock_abi", sp_landlock_abi(), "seccomp", a, "idmapped_store", 1));
+	return o;
+}
+
+int sp_cmd_inspect(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err)
+{
+	const char *config = NULL, *name = NULL;
+	bool json = false;
+	struct sp_config cfg = { 0 };
+	const struct sp_instance *inst;
+	struct sp_store store;
+	struct sp_plan plan;
+	int ret = -1;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			config = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			config = argv[i] + 9;
+		else if (argv[i][0] == '-')
+			return sp_fail(err, SP_ERR_USAGE, "inspect: %s: unknown option", argv[i]);
+		else if (!name)
+			name = argv[i];
+		else
+			return sp_fail(err, SP_ERR_USAGE, "inspect: %s: unexpected argument", argv[i]);
+	}
+	if (!name)
+		return sp_fail(err, SP_ERR_USAGE, "inspect: missing instance name");
+	if (sp_cli_instance(config, name, &cfg, &inst, err) < 0)
+		return -1;
+	if (sp_store_open(cli->state_dir, cli->run_dir, &store, err) < 0)
+		goto out_cfg;
+	if (sp_plan_build(inst, &store, NULL, NULL, &plan, err) < 0) {
+		sp_err_wrap(err, "%s", name);
+		goto out_store;
+	}
+	if (json) {
+		json_t *o = plan_json(&plan, &store);
+		json_dumpf(o, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(o);
+	} else {
+		print_text(&plan, &store);
+	}
+	ret = 0;
+	sp_plan_free(&plan);
+out_store:
+	sp_store_close(&store);
+out_cfg:
+	sp_config_free(&cfg);
+	return ret;
+}

@@ -1,0 +1,91 @@
+/* The table of subcommands and their help texts (kept in step with
+ * doc/spectrum.1 and README.md). */
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct sp_command commands[] = {
+	{ "run", sp_cmd_run, "run [--config FILE] NAME [-- CMD...]",
+	  "Runs instance NAME in the foreground, unsupervised, with stdio attached, and\n"
+	  "exits with its command's status (128+N when killed by signal N; 137 and a\n"
+	  "message when its memory limit was exceeded).  CMD replaces the configured\n"
+	  "command.  When stdin, stdout or stderr is a terminal the instance gets a new\n"
+	  "pty of its own, relayed to it.\n\n"
+	  "  --config FILE   the configuration (.json, or .nix evaluated with Nix)\n" },
+	{ "check", sp_cmd_check, "check [--json]",
+	  "Says what this host supports, feature by feature: namespaces, seccomp,\n"
+	  "Landlock, cgroups (v2 and v1 controllers), idmapped mounts on the store,\n"
+	  "openat2, KVM, QEMU, Nix, s6.  Exits 1 when a feature every instance needs\n"
+	  "is missing.\n\n"
+	  "  --json          machine-readable output\n" },
+	{ "inspect", sp_cmd_inspect, "inspect [--config FILE] NAME [--json]",
+	  "Prints everything NAME can see and do, from its configuration: software,\n"
+	  "every path it can read or write, network, limits, and the confinement that\n"
+	  "will be applied.  Starts nothing.\n\n"
+	  "  --config FILE   the configuration (.json or .nix)\n"
+	  "  --json          the plan as JSON\n" },
+	{ "switch", NULL, "switch [FILE]", NULL },
+	{ "generations", NULL, "generations", NULL },
+	{ "rollback", NULL, "rollback", NULL },
+	{ "diff", NULL, "diff [A B]", NULL },
+	{ "list", NULL, "list [--json]", NULL },
+	{ "start", NULL, "start NAME...", NULL },
+	{ "stop", NULL, "stop NAME...", NULL },
+	{ "restart", NULL, "restart NAME...", NULL },
+	{ "exec", NULL, "exec NAME -- CMD...", NULL },
+	{ "logs", NULL, "logs NAME [-f]", NULL },
+	{ "verify", NULL, "verify [NAME...]", NULL },
+	{ "grant", NULL, "grant NAME PATH [--ro]", NULL },
+	{ "revoke", NULL, "revoke NAME PATH", NULL },
+	{ "requests", NULL, "requests", NULL },
+	{ "approve", NULL, "approve ID", NULL },
+	{ "deny", NULL, "deny ID", NULL },
+	{ "backup", NULL, "backup init|create|list|restore|verify|prune", NULL },
+	{ NULL, NULL, NULL, NULL },
+};
+
+const struct sp_command *sp_commands(void)
+{
+	return commands;
+}
+
+const struct sp_command *sp_command_find(const char *name)
+{
+	for (const struct sp_command *c = commands; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+bool sp_is_help(const char *arg)
+{
+	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+void sp_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: spectrum [--state-dir DIR] [--run-dir DIR] COMMAND [ARGS...]\n"
+		"\n"
+		"Security through compartmentalization: applications run in isolated\n"
+		"instances, all their data lives in one central store, and one\n"
+		"configuration declares every instance.\n"
+		"\n"
+		"Options:\n"
+		"  --state-dir DIR  the central store (default $SPECTRUM_STATE_DIR or /var/lib/spectrum)\n"
+		"  --run-dir DIR    runtime files (default $SPECTRUM_RUN_DIR or /run/spectrum)\n"
+		"  -h, --help       this help; `spectrum COMMAND --help` for one command\n"
+		"  --version        the version\n"
+		"\n"
+		"Commands:\n");
+	for (const struct sp_command *c = commands; c->name; c++)
+		fprintf(out, "  %-46s%s\n", c->synopsis, c->help ? "" : "(not implemented yet)");
+	fprintf(out, "\nExit status: 0 success, 1 failure at run time, 2 bad usage or configuration;\n"
+		     "run exits with the instance command's own status.\n");
+}
+
+void sp_command_usage(const struct sp_command *cmd, FILE *out)
+{
+	fprintf(out, "Usage: spectrum %s\n\n%s", cmd->synopsis,
+		cmd->help ? cmd->help : "Not implemented yet.\n");
+}

@@ -1,0 +1,90 @@
+/* The typed in-memory model of a configuration (DESIGN.md, "The
+ * configuration").  Everything here has been validated: names match the
+ * pattern, sizes are numbers, grant paths are relative and free of "..",
+ * targets are absolute and unique.  Engines never see raw JSON. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+#define SP_NAME_MAX 63
+
+enum sp_isolation {
+	SP_ISOLATION_CONTAINER,
+	SP_ISOLATION_VM, /* parsed; refused as "not supported yet" */
+};
+
+enum sp_grant_mode {
+	SP_GRANT_RO,
+	SP_GRANT_RW,
+};
+
+enum sp_restart {
+	SP_RESTART_NO,
+	SP_RESTART_ON_FAILURE,
+	SP_RESTART_ALWAYS,
+};
+
+struct sp_grant {
+	char *path; /* relative to the store's data/, normalised, no ".." */
+	char *at;   /* absolute path inside the instance, normalised */
+	enum sp_grant_mode mode;
+};
+
+struct sp_env_var {
+	char *key;
+	char *value;
+};
+
+struct sp_resources {
+	uint64_t memory; /* bytes; 0 = no limit */
+	double cpus;     /* CPUs' worth of time; 0 = no limit */
+	uint64_t pids;   /* 0 = no limit */
+};
+
+struct sp_instance {
+	char *name;
+	enum sp_isolation isolation;
+	bool software_host;  /* "host" was listed: the host's /usr, read-only */
+	char **store_paths;  /* NULL-terminated; Nix store paths listed */
+	char **command;      /* NULL-terminated argv, at least one element */
+	struct sp_grant *data;
+	size_t n_data;
+	struct sp_resources resources;
+	struct sp_env_var *env;
+	size_t n_env;
+	enum sp_restart restart;
+	bool autostart;
+};
+
+struct sp_config {
+	char *file; /* as given, for messages */
+	struct sp_instance *instances;
+	size_t n_instances;
+};
+
+/* Reads FILE: ".json" is parsed directly, ".nix" is evaluated with
+ * nix-instantiate --eval --strict --json first.  Errors are of kind
+ * SP_ERR_USAGE and read "FILE: KEY.PATH: expected ..." or
+ * "FILE:LINE:COL: ..." for JSON syntax. */
+int sp_config_load(const char *file, struct sp_config *out, struct sp_err *err);
+
+/* Parses and validates JSON text; FILE is used only in messages. */
+int sp_config_parse(const char *text, size_t len, const char *file,
+		    struct sp_config *out, struct sp_err *err);
+
+void sp_config_free(struct sp_config *cfg);
+
+/* NULL when no instance has that name. */
+const struct sp_instance *sp_config_find(const struct sp_config *cfg, const char *name);
+
+/* True when NAME matches [a-z0-9][a-z0-9-]{0,62}. */
+bool sp_name_valid(const char *name);
+
+/* Parses a size: digits with an optional binary suffix K, M, G or T
+ * ("256M"), or plain bytes.  Returns 0, or -1 for anything else,
+ * including negative numbers, unknown suffixes and overflow. */
+int sp_parse_size(const char *text, uint64_t *bytes);

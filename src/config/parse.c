@@ -1,0 +1,644 @@
+/* JSON text to the typed model (model.h).  The walk keeps the key path of
+ * the value at hand ("instances.a.data[0].mode") so that every message
+ * can name it; the first error ends the walk, and whatever was built so
+ * far is freed by sp_config_free(). */
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/model.h"
+#include "config/validate.h"
+#include "util/err.h"
+
+#define KEY_PATH_MAX 400
+#define KEY_SHOWN_MAX 64    /* bytes of one key shown in a key path */
+#define VALUE_SHOWN_MAX 64  /* bytes of a value shown in a message */
+#define VALUE_BUF (VALUE_SHOWN_MAX * 4 + 8)
+#define MEMORY_MIN ((uint64_t)1 << 20)
+#define CPUS_MAX 1024.0
+#define PIDS_MAX 4194304 /* the kernel's pid_max limit */
+
+struct ctx {
+	const char *file;
+	struct sp_err *err;
+	char path[KEY_PATH_MAX];
+	size_t len;
+};
+
+static bool is_control(char ch)
+{
+	return (unsigned char)ch < 0x20 || ch == 0x7f;
+}
+
+static void path_putc(struct ctx *c, char ch)
+{
+	if (c->len + 1 < sizeof c->path) {
+		c->path[c->len++] = ch;
+		c->path[c->len] = '\0';
+	}
+}
+
+static void path_puts(struct ctx *c, const char *s)
+{
+	for (; *s; s++)
+		path_putc(c, *s);
+}
+
+/* Keys come from the file: control characters become '?' so that the
+ * message stays on one line, and a very long key is cut short.  Each
+ * push returns the length to give back to pop(); on an error the walk
+ * ends, so error paths do not pop. */
+static size_t push_key(struct ctx *c, const char *key)
+{
+	size_t old = c->len, i;
+
+	if (c->len > 0)
+		path_putc(c, '.');
+	for (i = 0; key[i] && i < KEY_SHOWN_MAX; i++)
+		path_putc(c, is_control(key[i]) ? '?' : key[i]);
+	if (key[i])
+		path_puts(c, "...");
+	return old;
+}
+
+static size_t push_index(struct ctx *c, size_t index)
+{
+	size_t old = c->len;
+	char buf[32];
+
+	snprintf(buf, sizeof buf, "[%zu]", index);
+	path_puts(c, buf);
+	return old;
+}
+
+static void pop(struct ctx *c, size_t old)
+{
+	c->len = old;
+	c->path[old] = '\0';
+}
+
+/* S quoted for a message: escaped, on one line, and cut short. */
+static const char *shown(char buf[static VALUE_BUF], const char *s)
+{
+	size_t n = 0, i;
+
+	buf[n++] = '"';
+	for (i = 0; s[i] && i < VALUE_SHOWN_MAX; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\') {
+			buf[n++] = '\\';
+			buf[n++] = (char)ch;
+		} else if (is_control((char)ch)) {
+			n += (size_t)snprintf(buf + n, VALUE_BUF - n, "\\x%02x", ch);
+		} else {
+			buf[n++] = (char)ch;
+		}
+	}
+	buf[n++] = '"';
+	if (s[i]) {
+		memcpy(buf + n, "...", 3);
+		n += 3;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+__attribute__((format(printf, 2, 3)))
+static int fail(struct ctx *c, const char *fmt, ...)
+{
+	char what[sizeof c->err->msg];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	if (c->len == 0)
+		return sp_fail(c->err, SP_ERR_USAGE, "%s: %s", c->file, what);
+	return sp_fail(c->err, SP_ERR_USAGE, "%s: %s: %s", c->file, c->path, what);
+}
+
+static int oom(struct ctx *c)
+{
+	return sp_fail_errno(c->err, ENOMEM, "%s", c->file);
+}
+
+/* The text of V, or NULL when V is not a string or holds a NUL byte
+ * (which a C string could not pass on intact). */
+static const char *string_of(const json_t *v)
+{
+	const char *s;
+
+	if (!json_is_string(v))
+		return NULL;
+	s = json_string_value(v);
+	if (strlen(s) != json_string_length(v))
+		return NULL;
+	return s;
+}
+
+static int copy_string(struct ctx *c, char **dst, const char *s)
+{
+	free(*dst);
+	*dst = strdup(s);
+	return *dst ? 0 : oom(c);
+}
+
+static int parse_isolation(struct ctx *c, json_t *v, struct sp_instance *inst)
+{
+	const char *s = string_of(v);
+
+	if (s && strcmp(s, "container") == 0) {
+		inst->isolation = SP_ISOLATION_CONTAINER;
+		return 0;
+	}
+	if (s && strcmp(s, "vm") == 0)
+		return fail(c, "\"vm\" is not supported yet");
+	return fail(c, "expected \"container\" or \"vm\"");
+}
+
+/* Keys of the design that no engine carries out yet: refused outright so
+ * that nobody believes an instance is a VM or a network provider. */
+static int parse_unsupported(struct ctx *c, json_t *v, struct sp_instance *inst)
+{
+	(void)v;
+	(void)inst;
+	return fail(c, "not supported yet");
+}
+
+static int parse_net(struct ctx *c, json_t *v, struct sp_instance *inst)
+{
+	const char *s = string_of(v), *key;
+	json_t *val;
+
+	(void)inst;
+	if (s && strcmp(s, "none") == 0)
+		return 0;
+	val = json_is_object(v) ? json_object_get(v, "provider") : NULL;
+	if (!val)
+		return fail(c, "expected \"none\" or {\"provider\": NAME}");
+	json_object_foreach(v, key, val) {
+		if (strcmp(key, "provider") != 0) {
+			push_key(c, key);
+			return fail(c, "unknown key");
+		}
+	}
+	push_key(c, "provider");
+	if (!string_of(json_object_get(v, "provider")))
+		return fail(c, "expected the name of an instance");
+	return fail(c, "not supported yet");
+}
+
+/* Index of the first element before END of array V equal to string S. */
+static bool find_earlier(json_t *v, size_t end, const char *s, size_t *at)
+{
+	for (size_t j = 0; j < end; j++) {
+		const char *t = string_of(json_array_get(v, j));
+
+		if (t && strcmp(t, s) == 0) {
+			*at = j;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int parse_software(struct ctx *c, json_t *v, struct sp_instance *inst)
+{
+	size_t n = json_array_size(v), k = 0;
+	char buf[VALUE_BUF];
+
+	if (!json_is_array(v) || n == 0)
+		return fail(c, "expected a non-empty list of Nix store paths or \"host\"");
+	inst->store_paths = calloc(n + 1, sizeof *inst->store_paths);
+	if (!inst->store_paths)
+		return oom(c);
+	for (size_t i = 0; i < n; i++) {
+		const char *s = string_of(json_array_get(v, i));
+		size_t old = push_index(c, i), first;
+
+		if (!s)
+			return fail(c, "expected \"host\" or a Nix store path");
+		if (find_earlier(v, i, s, &first))
+			return fail(c, "duplicate %s (also software[%zu])", shown(buf, s), first);
+		if (strcmp(s, "host") == 0) {
+			inst->software_host = true;
+		} else if (!sp_store_path_valid(s)) {
+			return fail(c, "expected \"host\" or a Nix store path "
+				    "\"/nix/store/<hash>-<name>\", got %s", shown(buf, s));
+		} else if (copy_string(c, &inst->store_paths[k++], s) < 0) {
+			return -1;
+		}
+		pop(c, old);
+	}
+	return 0;
+}
+
+static int parse_command(struct ctx *c, json_t *v, struct sp_instance *inst)
+{
+	size_t n = json_array_size(v);
+
+	if (!json_is_array(v) || n == 0)
+		return fail(c, "expected a non-empty list of strings (the program and its arguments)");
+	inst->command = calloc(n + 1, sizeof *inst->command);
+	if (!inst->command)
+		return oom(c);
+	for (size_t i = 0; i < n; i++) {
+		const char *s = string_of(json_array_get(v, i));
+		size_t old = push_index(c, i);
+
+		if (!s || s[0] == '\0')
+			return fail(c, "expected a non-empty string");
+		if (copy_string(c, &inst->command[i], s) < 0)
+			return -1;
+		pop(c, old);
+	}
+	return 0;
+}
+
+static int grant_path(struct ctx *c, json_t *v, struct sp_grant *g)
+{
+	const char *s = string_of(v), *why;
+
+	if (!s)
+		return fail(c, "expected a path relative to the data directory");
+	why = sp_check_grant_path(s);
+	if (why)
+		return fail(c, "%s", why);
+	return copy_string(c, &g->path, s);
+}
+
+static int grant_at(struct ctx *c, json_t *v, struct sp_grant *g)
+{
+	const char *s = string_of(v), *why, *tree;
+	char buf[VALUE_BUF];
+
+	if (!s)
+		return fail(c, "expected an absolute path inside the instance");
+	why = sp_check_target(s);
+	if (why)
+		return fail(c, "%s", why);
+	tree = sp_reserved_target(s);
+	if (tree && strcmp(tree, "/home/user") == 0)
+		return fail(c, "expected a path beneath the home, not \"/home/user\" itself");
+	if (tree)
+		return fail(c, "expected a path outside %s, which the engine provides, got %s",
+			    tree, shown(buf, s));
+	return copy_string(c, &g->at, s);
+}
+
+static int grant_mode(struct ctx *c, json_t *v, struct sp_grant *g)
+{
+	const char *s = string_of(v);
+
+	if (s && strcmp(s, "ro") == 0)
+		g->mode = SP_GRANT_RO;
+	else if (s && strcmp(s, "rw") == 0)
+		g->mode = SP_GRANT_RW;
+	else
+		return fail(c, "expected \"ro\" or \"rw\"");
+	return 0;
+}
+
+static int parse_grant(struct ctx *c, json_t *v, struct sp_grant *g)
+{
+	const char *key;
+	json_t *val;
+
+	if (!json_is_object(v))
+		return fail(c, "expected an object {\"path\": ..., \"at\": ..., \"mode\": ...}");
+	g->mode = SP_GRANT_RO;
+	json_object_foreach(v, key, val) {
+		size_t old = push_key(c, key);
+		int r;
+
+		if (strcmp(key, "path") == 0)
+			r = grant_path(c, val, g);
+		else if (strcmp(key, "at") == 0)
+			r = grant_at(c, val, g);
+		else if (strcmp(key, "mode") == 0)
+			r = grant_mode(c, val, g);
+		else
+			r = fail(c, "unknown key");
+		if (r < 0)
+			return -1;
+		pop(c, old);
+	}
+	if (!g->path) {
+		push_key(c, "path");
+		return fail(c, "required, a path relative to the data directory");
+	}
+	if (!g->at) {
+		push_key(c, "at");
+		return fail(c, "required, an absolute path inside the instance");
+	}
+	return 0;
+}
+
+static int parse_data(struct ctx *c, json_t *v, struct sp_instance *inst)
+{
+	size_t n = json_array_size(v);
+	char buf[VALUE_BUF];
+
+	if (!json_is_array(v))
+		return fail(c, "expected a list of grants");
+	if (n == 0)
+		return 0;
+	inst->data = calloc(n, sizeof *inst->data);
+	if (!inst->data)
+		return oom(c);
+	inst->n_data = n;
+	for (size_t i = 0; i < n; i++) {
+		size_t old = push_index(c, i);
+
+		if (parse_grant(c, json_array_get(v, i), &inst->data[i]) < 0)
+			return -1;
+		/* Two grants at one target: the second would hide the first. */
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(inst->data[j].at, inst->data[i].at) == 0) {
+				push_key(c, "at");
+				return fail(c, "duplicate mount target %s (also data[%zu])",
+					    shown(buf, inst->data[i].at), j);
+			}
+		}
+		pop(c, old);
+	}
+	return 0;
+}
+
+static int resource(struct ctx *c, const char *key, json_t *v, struct sp_resources *res)
+{
+	const char *s;
+
+	if (strcmp(key, "memory") == 0) {
+		s = string_of(v);
+		if (!s || sp_parse_size(s, &res->memory) < 0 || res->memory < MEMORY_MIN)
+			return fail(c, "expected a size such as \"256M\" (at least 1M)");
+	} else if (strcmp(key, "cpus") == 0) {
+		double d = json_number_value(v);
+
+		if (!json_is_number(v) || !(d > 0 && d <= CPUS_MAX))
+			return fail(c, "expected a number of CPUs greater than 0 and at most 1024");
+		res->cpus = d;
+	} else if (strcmp(key, "pids") == 0) {
+		json_int_t i = json_integer_value(v);
+
+		if (!json_is_integer(v) || i < 1 || i > PIDS_MAX)
+			return fail(c, "expected a whole number from 1 to 4194304");
+		res->pids = (uint64_t)i;
+	} else {
+		return fail(c, "unknown key");
+	}
+	return 0;
+}
+
+static int parse_resources(struct ctx *c, json_t *v, struct sp_instance *inst)
+{
+	const char *key;
+	json_t *val;
+
+	if (!json_is_object(v))
+		return fail(c, "expected an object with \"memory\", \"cpus\" or \"pids\"");
+	json_object_foreach(v, key, val) {
+		size_t old = push_key(c, key);
+
+		if (resource(c, key, val, &inst->resources) < 0)
+			return -1;
+		pop(c, old);
+	}
+	return 0;
+}
+
+static int parse_env(struct ctx *c, json_t *v, struct sp_instance *inst)
+{
+	size_t n = json_object_size(v), i = 0;
+	const char *key;
+	json_t *val;
+
+	if (!json_is_object(v))
+		return fail(c, "expected an object of variable names and string values");
+	if (n == 0)
+		return 0;
+	inst->env = calloc(n, sizeof *inst->env);
+	if (!inst->env)
+		return oom(c);
+	inst->n_env = n;
+	json_object_foreach(v, key, val) {
+		size_t old = push_key(c, key);
+		const char *s = string_of(val);
+
+		if (!sp_env_name_valid(key))
+			return fail(c, "expected a variable name matching [A-Za-z_][A-Za-z0-9_]*");
+		if (sp_env_name_reserved(key))
+			return fail(c, "set by the engine, cannot be overridden");
+		if (!s)
+			return fail(c, "expected a string");
+		if (copy_string(c, &inst->env[i].key, key) < 0 ||
+		    copy_string(c, &inst->env[i].value, s) < 0)
+			return -1;
+		i++;
+		pop(c, old);
+	}
+	return 0;
+}
+
+static int parse_restart(struct ctx *c, json_t *v, struct sp_instance *inst)
+{
+	const char *s = string_of(v);
+
+	if (s && strcmp(s, "no") == 0)
+		inst->restart = SP_RESTART_NO;
+	else if (s && strcmp(s, "on-failure") == 0)
+		inst->restart = SP_RESTART_ON_FAILURE;
+	else if (s && strcmp(s, "always") == 0)
+		inst->restart = SP_RESTART_ALWAYS;
+	else
+		return fail(c, "expected \"no\", \"on-failure\" or \"always\"");
+	return 0;
+}
+
+static int parse_autostart(struct ctx *c, json_t *v, struct sp_instance *inst)
+{
+	if (!json_is_boolean(v))
+		return fail(c, "expected true or false");
+	inst->autostart = json_is_true(v);
+	return 0;
+}
+
+static const struct field {
+	const char *key;
+	int (*parse)(struct ctx *c, json_t *v, struct sp_instance *inst);
+	const char *required; /* what to say when it is missing, or NULL */
+} instance_fields[] = {
+	{ "isolation", parse_isolation, NULL },
+	{ "vm", parse_unsupported, NULL },
+	{ "provides", parse_unsupported, NULL },
+	{ "software", parse_software, "a non-empty list of Nix store paths or \"host\"" },
+	{ "command", parse_command, "a non-empty list of strings" },
+	{ "data", parse_data, NULL },
+	{ "net", parse_net, NULL },
+	{ "resources", parse_resources, NULL },
+	{ "env", parse_env, NULL },
+	{ "restart", parse_restart, NULL },
+	{ "autostart", parse_autostart, NULL },
+};
+
+#define N_FIELDS (sizeof instance_fields / sizeof instance_fields[0])
+
+static const struct field *find_field(const char *key)
+{
+	for (size_t i = 0; i < N_FIELDS; i++)
+		if (strcmp(instance_fields[i].key, key) == 0)
+			return &instance_fields[i];
+	return NULL;
+}
+
+/* The key path already ends in NAME. */
+static int parse_instance(struct ctx *c, const char *name, json_t *v, struct sp_instance *inst)
+{
+	const char *key;
+	json_t *val;
+
+	if (!sp_name_valid(name))
+		return fail(c, "expected an instance name matching [a-z0-9][a-z0-9-]{0,62}");
+	if (!json_is_object(v))
+		return fail(c, "expected an object");
+	if (copy_string(c, &inst->name, name) < 0)
+		return -1;
+	json_object_foreach(v, key, val) {
+		const struct field *f = find_field(key);
+		size_t old = push_key(c, key);
+
+		if (!f)
+			return fail(c, "unknown key");
+		if (f->parse(c, val, inst) < 0)
+			return -1;
+		pop(c, old);
+	}
+	for (size_t i = 0; i < N_FIELDS; i++) {
+		const struct field *f = &instance_fields[i];
+
+		if (f->required && !json_object_get(v, f->key)) {
+			push_key(c, f->key);
+			return fail(c, "required, %s", f->required);
+		}
+	}
+	return 0;
+}
+
+static int parse_root(struct ctx *c, json_t *root, struct sp_config *cfg)
+{
+	const char *key;
+	json_t *val, *instances;
+	size_t i = 0;
+
+	if (!json_is_object(root))
+		return fail(c, "expected an object with \"instances\"");
+	json_object_foreach(root, key, val) {
+		if (strcmp(key, "instances") != 0) {
+			push_key(c, key);
+			return fail(c, "unknown key");
+		}
+	}
+	instances = json_object_get(root, "instances");
+	push_key(c, "instances");
+	if (!instances)
+		return fail(c, "required, an object of instances by name");
+	if (!json_is_object(instances))
+		return fail(c, "expected an object of instances by name");
+	if (json_object_size(instances) == 0)
+		return fail(c, "expected at least one instance");
+	cfg->instances = calloc(json_object_size(instances), sizeof *cfg->instances);
+	if (!cfg->instances)
+		return oom(c);
+	cfg->n_instances = json_object_size(instances);
+	/* jansson keeps the file's order, so instances come out as written. */
+	json_object_foreach(instances, key, val) {
+		size_t old = push_key(c, key);
+
+		if (parse_instance(c, key, val, &cfg->instances[i++]) < 0)
+			return -1;
+		pop(c, old);
+	}
+	return 0;
+}
+
+int sp_config_parse(const char *text, size_t len, const char *file,
+		    struct sp_config *out, struct sp_err *err)
+{
+	struct sp_config cfg = { 0 };
+	struct ctx c = { .file = file ? file : "config", .err = err };
+	json_error_t jerr;
+	json_t *root;
+	int ret = -1;
+
+	memset(out, 0, sizeof *out);
+	root = json_loadb(text ? text : "", text ? len : 0, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		/* jansson quotes the offending token; keep it on one line. */
+		for (char *p = jerr.text; *p; p++)
+			if (is_control(*p))
+				*p = '?';
+		return sp_fail(err, SP_ERR_USAGE, "%s:%d:%d: %s",
+			       c.file, jerr.line, jerr.column, jerr.text);
+	}
+	if (copy_string(&c, &cfg.file, c.file) < 0)
+		goto out;
+	if (parse_root(&c, root, &cfg) < 0)
+		goto out;
+	*out = cfg;
+	memset(&cfg, 0, sizeof cfg);
+	ret = 0;
+out:
+	sp_config_free(&cfg);
+	json_decref(root);
+	return ret;
+}
+
+static void free_strv(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void free_instance(struct sp_instance *inst)
+{
+	free(inst->name);
+	free_strv(inst->store_paths);
+	free_strv(inst->command);
+	for (size_t i = 0; i < inst->n_data; i++) {
+		free(inst->data[i].path);
+		free(inst->data[i].at);
+	}
+	free(inst->data);
+	for (size_t i = 0; i < inst->n_env; i++) {
+		free(inst->env[i].key);
+		free(inst->env[i].value);
+	}
+	free(inst->env);
+}
+
+void sp_config_free(struct sp_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->n_instances; i++)
+		free_instance(&cfg->instances[i]);
+	free(cfg->instances);
+	free(cfg->file);
+	memset(cfg, 0, sizeof *cfg);
+}
+
+const struct sp_instance *sp_config_find(const struct sp_config *cfg, const char *name)
+{
+	if (!cfg || !name)
+		return NULL;
+	for (size_t i = 0; i < cfg->n_instances; i++)
+		if (cfg->instances[i].name && strcmp(cfg->instances[i].name, name) == 0)
+			return &cfg->instances[i];
+	return NULL;
+}

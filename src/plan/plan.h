@@ -1,0 +1,84 @@
+/* The plan: the ordered setup of one instance as plain data (DESIGN.md,
+ * "Parts").  It is built from the configuration model and the store without
+ * touching the kernel, printed by `inspect`, asserted on by unit tests, and
+ * executed by an engine. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config/model.h"
+#include "store/store.h"
+#include "util/err.h"
+
+#define SP_INNER_UID 1000
+#define SP_INNER_GID 1000
+#define SP_INNER_HOME "/home/user"
+
+enum sp_mount_kind {
+	SP_MNT_BIND,    /* host path SOURCE at TARGET */
+	SP_MNT_HOME,    /* the instance's state/NAME at TARGET, idmapped */
+	SP_MNT_GRANT,   /* data/SOURCE at TARGET, idmapped */
+	SP_MNT_TMPFS,   /* a fresh tmpfs */
+	SP_MNT_PROC,    /* a new procfs for the instance's pid namespace */
+	SP_MNT_DEVPTS,  /* a private devpts instance */
+	SP_MNT_DEV,     /* host device node SOURCE bound at TARGET */
+	SP_MNT_SYMLINK, /* a symlink at TARGET pointing to SOURCE */
+	SP_MNT_FILE,    /* a generated file at TARGET with content SOURCE */
+	SP_MNT_MASK,    /* /dev/null over TARGET (a file to hide in /proc) */
+	SP_MNT_RO_REMOUNT, /* make the existing TARGET read-only */
+};
+
+/* Why a mount is there, for `inspect`. */
+enum sp_mount_origin {
+	SP_ORIGIN_SYSTEM,
+	SP_ORIGIN_SOFTWARE,
+	SP_ORIGIN_HOME,
+	SP_ORIGIN_GRANT,
+};
+
+struct sp_mount {
+	enum sp_mount_kind kind;
+	enum sp_mount_origin origin;
+	char *source;
+	char *target; /* absolute, inside the instance */
+	bool readonly;
+	bool optional; /* SP_MNT_BIND/DEV/MASK: skip when the host lacks it */
+};
+
+struct sp_limits {
+	uint64_t memory_bytes;    /* 0 = none */
+	uint64_t cpu_quota_us;    /* per cpu_period_us; 0 = none */
+	uint64_t cpu_period_us;
+	uint64_t pids;            /* 0 = none */
+};
+
+struct sp_plan {
+	char *name;
+	char *hostname;
+	char *home_source; /* host path of state/NAME, for messages */
+	struct sp_mount *mounts; /* in the order they are made */
+	size_t n_mounts;
+	char **software;   /* NULL-terminated: "host" and/or every store path of the closures */
+	char **argv;       /* NULL-terminated, argv[0] resolved to an absolute path */
+	char **envp;       /* NULL-terminated, the whole environment */
+	char *cwd;
+	uid_t uid;         /* inside the instance */
+	gid_t gid;
+	struct sp_limits limits;
+	bool net_loopback_only;
+};
+
+/* Builds the plan of INST.  COMMAND, when not NULL, replaces the
+ * configured argv (`spectrum run NAME -- CMD...`).  TERM, when not NULL, is
+ * passed into the environment (interactive use). */
+int sp_plan_build(const struct sp_instance *inst, const struct sp_store *store,
+		  char *const *command, const char *term, struct sp_plan *plan,
+		  struct sp_err *err);
+
+void sp_plan_free(struct sp_plan *plan);
+
+const char *sp_mount_kind_name(enum sp_mount_kind kind);
+const char *sp_mount_origin_name(enum sp_mount_origin origin);

@@ -1,0 +1,153 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/close_range.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sandbox/caps.h"
+#include "sandbox/child.h"
+#include "sandbox/landlock.h"
+#include "sandbox/pty.h"
+#include "sandbox/reaper.h"
+#include "sandbox/report.h"
+#include "sandbox/seccomp.h"
+
+/* The descriptors PID 1 keeps, moved to fixed numbers so that everything
+ * else can be closed in one call. */
+#define FD_REPORT 3
+#define FD_SLAVE 4
+
+static int loopback_up(struct sp_err *err)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int r = 0;
+
+	if (s < 0)
+		return sp_fail_errno(err, errno, "socket");
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+		r = sp_fail_errno(err, errno, "read loopback flags");
+	} else {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+			r = sp_fail_errno(err, errno, "bring loopback up");
+	}
+	close(s);
+	return r;
+}
+
+static int become(uid_t uid, gid_t gid, struct sp_err *err)
+{
+	if (setgroups(0, NULL) < 0)
+		return sp_fail_errno(err, errno, "setgroups");
+	if (setresgid(gid, gid, gid) < 0)
+		return sp_fail_errno(err, errno, "setresgid %u", (unsigned)gid);
+	if (setresuid(uid, uid, uid) < 0)
+		return sp_fail_errno(err, errno, "setresuid %u", (unsigned)uid);
+	return 0;
+}
+
+/* Replaces the host's terminal descriptors in PID 1 itself: only the
+ * command gets the pty, and PID 1 holds nothing of the host's. */
+static int drop_host_terminal(const struct sp_child_args *a, struct sp_err *err)
+{
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (devnull < 0)
+		return sp_fail_errno(err, errno, "open /dev/null");
+	for (int i = 0; i < 3; i++)
+		if (a->tty[i] && dup2(devnull, i) < 0)
+			return sp_fail_errno(err, errno, "dup2");
+	close(devnull);
+	return 0;
+}
+
+static int setup(const struct sp_child_args *a, int *slave, struct sp_err *err)
+{
+	const struct sp_plan *plan = a->plan;
+	int master = -1;
+
+	/* Root of the new user namespace: the ids the engine mapped. */
+	if (become(0, 0, err) < 0)
+		return -1;
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		return sp_fail_errno(err, errno, "new cgroup namespace");
+	if (sp_mounts_setup(plan, a->prepared, err) < 0)
+		return -1;
+	if (sethostname(plan->hostname, strlen(plan->hostname)) < 0)
+		return sp_fail_errno(err, errno, "sethostname");
+	if (loopback_up(err) < 0)
+		return -1;
+	if (a->want_pty) {
+		if (sp_pty_create(plan->uid, plan->gid, &master, slave, err) < 0)
+			return -1;
+		if (sp_report_send(a->report, SP_REPORT_PTY, NULL, 0, master) < 0)
+			return sp_fail_errno(err, errno, "send the pty");
+		close(master);
+		if (drop_host_terminal(a, err) < 0)
+			return -1;
+	}
+
+	/* Privileges go in the one order that works: the bounding set
+	 * while CAP_SETPCAP is still there, then the ids (which empties
+	 * the permitted set), then a check that nothing is left. */
+	if (sp_caps_drop_bounding(err) < 0)
+		return -1;
+	if (become(plan->uid, plan->gid, err) < 0)
+		return -1;
+	if (sp_caps_clear(err) < 0)
+		return -1;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return sp_fail_errno(err, errno, "no_new_privs");
+	/* Not even the instance's own processes may ptrace PID 1, which
+	 * holds the channel to the engine. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return sp_fail_errno(err, errno, "dumpable");
+	if (sp_landlock_apply(plan, err) < 0)
+		return -1;
+	if (sp_seccomp_apply(err) < 0)
+		return -1;
+	return 0;
+}
+
+noreturn void sp_child_main(const struct sp_child_args *a)
+{
+	struct sp_err err = { 0 };
+	int slave = -1;
+	char c;
+
+	/* The instance must not outlive the engine: if it dies, the kernel
+	 * kills PID 1 and with it the whole pid namespace. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		_exit(1);
+	if (read(a->go, &c, 1) != 1)
+		_exit(1);
+	close(a->go);
+	if (setup(a, &slave, &err) < 0) {
+		sp_report_text(a->report, SP_REPORT_ERROR, err.msg);
+		_exit(1);
+	}
+	/* Move the two descriptors PID 1 keeps out of the way first, so
+	 * that placing them at 3 and 4 cannot clobber one another. */
+	int rep = fcntl(a->report, F_DUPFD_CLOEXEC, 100);
+	int sl = slave >= 0 ? fcntl(slave, F_DUPFD_CLOEXEC, 100) : -1;
+	if (rep < 0 || (slave >= 0 && sl < 0) || dup3(rep, FD_REPORT, O_CLOEXEC) < 0 ||
+	    (sl >= 0 && dup3(sl, FD_SLAVE, O_CLOEXEC) < 0)) {
+		sp_report_text(a->report, SP_REPORT_ERROR, "move descriptors");
+		_exit(1);
+	}
+	/* Nothing the engine had open (mount descriptors, the signalfd,
+	 * whatever the caller of spectrum left open) reaches the command. */
+	syscall(SYS_close_range, sl >= 0 ? FD_SLAVE + 1 : FD_REPORT + 1, ~0U, 0);
+	sp_reaper_main(a->plan, FD_REPORT, slave >= 0 ? FD_SLAVE : -1, a->tty);
+}

@@ -1,0 +1,469 @@
+/* The container engine, host side: leases ids, makes the cgroup, prepares
+ * every host-derived mount as a detached descriptor, clones the instance
+ * into its namespaces, and then relays its terminal and signals until it
+ * ends.  The instance side is in child.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/cgroup.h"
+#include "sandbox/child.h"
+#include "sandbox/engine.h"
+#include "sandbox/idmap.h"
+#include "sandbox/idrange.h"
+#include "sandbox/janitor.h"
+#include "sandbox/pty.h"
+#include "sandbox/report.h"
+#include "util/cleanup.h"
+
+static const int relayed_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+struct prepared_set {
+	struct sp_prepared *p;
+	size_t n;
+	int userns;
+	int home;
+};
+
+static void prepared_free(struct prepared_set *s)
+{
+	for (size_t i = 0; s->p && i < s->n; i++)
+		if (s->p[i].fd >= 0)
+			close(s->p[i].fd);
+	free(s->p);
+	if (s->userns >= 0)
+		close(s->userns);
+	if (s->home >= 0)
+		close(s->home);
+}
+
+static bool is_beneath(const char *path, const char *dir, const char **rest)
+{
+	size_t n = strlen(dir);
+
+	if (strncmp(path, dir, n) != 0 || path[n] != '/')
+		return false;
+	*rest = path + n + 1;
+	return true;
+}
+
+/* A mount point inside the home or inside an earlier grant must exist on
+ * disk before the instance starts: the instance's root cannot create it
+ * through the idmapped mount, and the host must not follow a symlink the
+ * instance planted there. */
+static int host_mount_point(const struct sp_plan *plan, size_t idx, const struct sp_store *store,
+			    struct prepared_set *s, struct sp_err *err)
+{
+	const struct sp_mount *m = &plan->mounts[idx];
+	const char *rest = NULL;
+	int parent = -1;
+	size_t best = 0;
+
+	for (size_t i = 0; i < idx; i++) {
+		const struct sp_mount *o = &plan->mounts[i];
+		const char *r;
+		if ((o->kind != SP_MNT_HOME && o->kind != SP_MNT_GRANT) || !s->p[i].is_dir)
+			continue;
+		if (is_beneath(m->target, o->target, &r) && strlen(o->target) >= best) {
+			best = strlen(o->target);
+			rest = r;
+			parent = o->kind == SP_MNT_HOME ? s->home : -2 - (int)i;
+		}
+	}
+	if (!rest)
+		return 0;
+	if (parent <= -2) {
+		/* Inside an earlier grant: resolve again beneath data/. */
+		size_t gi = (size_t)(-2 - parent);
+		int gfd;
+		bool d;
+		if (sp_store_open_grant(store, plan->mounts[gi].source, &gfd, &d, err) < 0)
+			return -1;
+		int r = 0;
+		int fd = -1;
+		if (s->p[idx].is_dir)
+			r = sp_mkdir_beneath(gfd, rest, 0755, &fd, err);
+		close(gfd);
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	if (s->p[idx].is_dir) {
+		int fd = -1;
+		if (sp_mkdir_beneath(parent, rest, 0755, &fd, err) < 0)
+			return sp_err_wrap(err, "mount point %s", m->target);
+		close(fd);
+		return 0;
+	}
+	/* A file grant inside the home: an empty file as the mount point,
+	 * created beneath the home's parent directory chain. */
+	{
+		cleanup_free char *dir = strdup(rest);
+		char *slash = dir ? strrchr(dir, '/') : NULL;
+		int dfd = -1, f;
+		if (!dir)
+			return sp_fail_errno(err, ENOMEM, "mount point");
+		if (slash) {
+			*slash = '\0';
+			if (sp_mkdir_beneath(parent, dir, 0755, &dfd, err) < 0)
+				return -1;
+		}
+		/* O_PATH descriptors cannot create; reopen the directory. */
+		int real = openat(slash ? dfd : parent, ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+		if (dfd >= 0)
+			close(dfd);
+		if (real < 0)
+			return sp_fail_errno(err, errno, "mount point %s", m->target);
+		f = openat(real, slash ? slash + 1 : rest, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+		close(real);
+		if (f < 0)
+			return sp_fail_errno(err, errno, "mount point %s", m->target);
+		close(f);
+	}
+	return 0;
+}
+
+static int prepare_mounts(const struct sp_plan *plan, const struct sp_store *store,
+			  const struct sp_id_lease *lease, struct prepared_set *s, struct sp_err *err)
+{
+	const unsigned long long ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+	const unsigned long long rw = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+	uid_t inner = lease->base + plan->uid;
+	gid_t inner_g = lease->base + plan->gid;
+
+	s->n = plan->n_mounts;
+	s->p = calloc(s->n, sizeof *s->p);
+	if (!s->p)
+		return sp_fail_errno(err, ENOMEM, "prepare mounts");
+	for (size_t i = 0; i < s->n; i++)
+		s->p[i].fd = -1;
+	if (sp_idmap_userns(store->owner_uid, store->owner_gid, inner, inner_g, &s->userns, err) < 0)
+		return -1;
+	if (sp_store_home(store, plan->name, &s->home, err) < 0)
+		return -1;
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct sp_mount *m = &plan->mounts[i];
+		struct sp_prepared *p = &s->p[i];
+		struct stat st;
+		int gfd;
+
+		switch (m->kind) {
+		case SP_MNT_BIND:
+		case SP_MNT_DEV:
+			if (stat(m->source, &st) < 0) {
+				if (m->optional) {
+					p->skip = true;
+					continue;
+				}
+				return sp_fail_errno(err, errno, "%s", m->source);
+			}
+			p->is_dir = S_ISDIR(st.st_mode);
+			if (sp_detached_mount(AT_FDCWD, m->source, p->is_dir,
+					      m->kind == SP_MNT_DEV ? MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC : ro,
+					      -1, &p->fd, err) < 0)
+				return sp_err_wrap(err, "%s", m->source);
+			break;
+		case SP_MNT_HOME:
+			p->is_dir = true;
+			if (sp_detached_mount(s->home, NULL, false, rw, s->userns, &p->fd, err) < 0)
+				return sp_err_wrap(err, "home %s", m->source);
+			break;
+		case SP_MNT_GRANT:
+			if (sp_store_open_grant(store, m->source, &gfd, &p->is_dir, err) < 0)
+				return -1;
+			if (host_mount_point(plan, i, store, s, err) < 0) {
+				close(gfd);
+				return -1;
+			}
+			if (sp_detached_mount(gfd, NULL, false, m->readonly ? ro : rw, s->userns, &p->fd, err) < 0) {
+				close(gfd);
+				return sp_err_wrap(err, "data grant %s", m->source);
+			}
+			close(gfd);
+			break;
+		case SP_MNT_TMPFS:
+		case SP_MNT_PROC:
+		case SP_MNT_DEVPTS:
+		case SP_MNT_SYMLINK:
+		case SP_MNT_FILE:
+		case SP_MNT_MASK:
+		case SP_MNT_RO_REMOUNT:
+			break;
+		}
+	}
+	return 0;
+}
+
+static int write_map(pid_t pid, const char *file, unsigned base, struct sp_err *err)
+{
+	char path[64], map[64];
+	cleanup_fd int fd = -1;
+	int len;
+
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+	len = snprintf(map, sizeof map, "0 %u %u\n", base, SP_ID_RANGE);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, map, (size_t)len) != len)
+		return sp_fail_errno(err, errno, "write %s", path);
+	return 0;
+}
+
+struct relay {
+	struct sp_pty_host pty;
+	int sock;
+	int sigfd;
+	pid_t child;
+	bool child_done;
+	int child_status;
+	bool got_exit;
+	bool sock_eof;
+	char setup_error[1024];
+};
+
+static void handle_report(struct relay *r, struct sp_run_result *res, struct sp_err *err)
+{
+	struct sp_report msg;
+	int n = sp_report_recv(r->sock, &msg);
+
+	if (n <= 0) {
+		r->sock_eof = true;
+		return;
+	}
+	switch (msg.type) {
+	case SP_REPORT_ERROR:
+		snprintf(r->setup_error, sizeof r->setup_error, "%s", msg.text);
+		break;
+	case SP_REPORT_PTY:
+		if (msg.fd >= 0 && r->pty.master < 0 && sp_pty_attach(&r->pty, msg.fd, err) < 0)
+			snprintf(r->setup_error, sizeof r->setup_error, "%s", err->msg);
+		else if (msg.fd >= 0 && r->pty.master != msg.fd)
+			close(msg.fd);
+		break;
+	case SP_REPORT_STARTED:
+		res->started = true;
+		break;
+	case SP_REPORT_MESSAGE:
+		snprintf(res->message, sizeof res->message, "%s", msg.text);
+		break;
+	case SP_REPORT_EXIT:
+		res->status = msg.status;
+		r->got_exit = true;
+		break;
+	default:
+		if (msg.fd >= 0)
+			close(msg.fd);
+	}
+}
+
+static void handle_signal(struct relay *r)
+{
+	struct signalfd_siginfo si;
+
+	if (read(r->sigfd, &si, sizeof si) != (ssize_t)sizeof si)
+		return;
+	if (si.ssi_signo == SIGCHLD) {
+		int st;
+		if (!r->child_done && waitpid(r->child, &st, WNOHANG) == r->child) {
+			r->child_done = true;
+			r->child_status = st;
+		}
+	} else if (si.ssi_signo == SIGWINCH) {
+		sp_pty_resize(&r->pty);
+	} else if (!r->child_done) {
+		kill(r->child, (int)si.ssi_signo);
+	}
+}
+
+/* Polls the report channel, the signals and the terminal until the
+ * instance's PID 1 has exited and said all it had to say. */
+static void relay_loop(struct relay *r, struct sp_run_result *res, struct sp_err *err)
+{
+	bool stdin_open = true;
+
+	while (!r->child_done || !r->sock_eof) {
+		struct pollfd pf[4];
+		int n = 0, i_sock = -1, i_sig, i_master = -1, i_in = -1;
+
+		if (!r->sock_eof) {
+			i_sock = n;
+			pf[n++] = (struct pollfd){ r->sock, POLLIN, 0 };
+		}
+		i_sig = n;
+		pf[n++] = (struct pollfd){ r->sigfd, POLLIN, 0 };
+		if (r->pty.master >= 0) {
+			i_master = n;
+			pf[n++] = (struct pollfd){ r->pty.master, POLLIN, 0 };
+			if (r->pty.tty[0] && stdin_open) {
+				i_in = n;
+				pf[n++] = (struct pollfd){ 0, POLLIN, 0 };
+			}
+		}
+		if (poll(pf, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (i_sock >= 0 && pf[i_sock].revents)
+			handle_report(r, res, err);
+		if (pf[i_sig].revents)
+			handle_signal(r);
+		if (i_master >= 0 && pf[i_master].revents) {
+			int out = r->pty.tty[1] ? 1 : 2;
+			if (!sp_pty_pump(r->pty.master, out)) {
+				close(r->pty.master);
+				r->pty.master = -1;
+			}
+		}
+		if (i_in >= 0 && pf[i_in].revents && !sp_pty_pump(0, r->pty.master))
+			stdin_open = false;
+	}
+	/* What the command wrote last may still sit in the pty. */
+	if (r->pty.master >= 0) {
+		int out = r->pty.tty[1] ? 1 : 2;
+		fcntl(r->pty.master, F_SETFL, O_NONBLOCK);
+		while (sp_pty_pump(r->pty.master, out) > 0) {
+			struct pollfd pf = { r->pty.master, POLLIN, 0 };
+			if (poll(&pf, 1, 0) <= 0)
+				break;
+		}
+	}
+}
+
+static int container_run(const struct sp_plan *plan, const struct sp_store *store,
+			 struct sp_run_result *res, struct sp_err *err)
+{
+	struct sp_id_lease lease = { .lock_fd = -1 };
+	struct sp_cgroup *cg = NULL;
+	struct sp_janitor jan = { -1, -1 };
+	struct prepared_set prep = { .userns = -1, .home = -1 };
+	struct relay r = { .sock = -1, .sigfd = -1, .child = -1 };
+	int sv[2] = { -1, -1 }, go[2] = { -1, -1 };
+	sigset_t mask, oldmask;
+	bool masked = false;
+	int ret = -1;
+
+	memset(res, 0, sizeof *res);
+	sp_pty_detect(&r.pty);
+	if (geteuid() != 0)
+		return sp_fail(err, SP_ERR_RUNTIME, "%s: spectrum run needs root (rootless mode is not built yet)",
+			       plan->name);
+	if (sp_id_lease(plan->name, &lease, err) < 0)
+		goto out;
+	if (sp_cgroup_create(plan->name, &plan->limits, &cg, err) < 0)
+		goto out;
+	if (sp_janitor_start(plan->name, &jan, err) < 0)
+		goto out;
+	if (prepare_mounts(plan, store, &lease, &prep, err) < 0)
+		goto out;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 || pipe2(go, O_CLOEXEC) < 0) {
+		sp_fail_errno(err, errno, "socketpair");
+		goto out;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGWINCH);
+	for (size_t i = 0; i < sizeof relayed_signals / sizeof relayed_signals[0]; i++)
+		sigaddset(&mask, relayed_signals[i]);
+	sigprocmask(SIG_BLOCK, &mask, &oldmask);
+	masked = true;
+	r.sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (r.sigfd < 0) {
+		sp_fail_errno(err, errno, "signalfd");
+		goto out;
+	}
+
+	r.child = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
+						    CLONE_NEWUTS | CLONE_NEWNET | SIGCHLD,
+				 NULL, NULL, NULL, 0);
+	if (r.child < 0) {
+		sp_fail_errno(err, errno, "clone the instance's namespaces");
+		goto out;
+	}
+	if (r.child == 0) {
+		struct sp_child_args a = {
+			.plan = plan,
+			.prepared = prep.p,
+			.report = sv[1],
+			.go = go[0],
+			.want_pty = sp_pty_wanted(&r.pty),
+		};
+		memcpy(a.tty, r.pty.tty, sizeof a.tty);
+		close(sv[0]);
+		close(go[1]);
+		sp_child_main(&a);
+	}
+	close(sv[1]);
+	sv[1] = -1;
+	close(go[0]);
+	go[0] = -1;
+	r.sock = sv[0];
+
+	if (write_map(r.child, "uid_map", lease.base, err) < 0 ||
+	    write_map(r.child, "gid_map", lease.base, err) < 0 ||
+	    sp_cgroup_attach(cg, r.child, err) < 0) {
+		kill(r.child, SIGKILL);
+		waitpid(r.child, NULL, 0);
+		goto out;
+	}
+	if (write(go[1], "g", 1) != 1) {
+		sp_fail_errno(err, errno, "start the instance");
+		kill(r.child, SIGKILL);
+		waitpid(r.child, NULL, 0);
+		goto out;
+	}
+	close(go[1]);
+	go[1] = -1;
+	/* The descriptors now live in the child's mount namespace. */
+	prepared_free(&prep);
+	prep = (struct prepared_set){ .userns = -1, .home = -1 };
+
+	relay_loop(&r, res, err);
+	if (r.setup_error[0]) {
+		sp_fail(err, SP_ERR_RUNTIME, "%s", r.setup_error);
+		goto out;
+	}
+	if (!r.got_exit) {
+		/* PID 1 died before reporting: it was killed (the OOM killer
+		 * or SIGKILL from outside); that is the instance's fate. */
+		res->status = r.child_status;
+	}
+	res->oom_killed = WIFSIGNALED(res->status) && WTERMSIG(res->status) == SIGKILL &&
+			  sp_cgroup_oom_killed(cg);
+	ret = 0;
+out:
+	sp_pty_restore(&r.pty);
+	if (r.sigfd >= 0)
+		close(r.sigfd);
+	if (masked)
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	for (int i = 0; i < 2; i++) {
+		if (sv[i] >= 0)
+			close(sv[i]);
+		if (go[i] >= 0)
+			close(go[i]);
+	}
+	prepared_free(&prep);
+	sp_cgroup_destroy(cg);
+	sp_janitor_dismiss(&jan);
+	sp_id_release(&lease);
+	return ret;
+}
+
+const struct sp_engine sp_container_engine = {
+	.name = "container",
+	.run = container_run,
+};

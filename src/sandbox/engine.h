@@ -1,0 +1,27 @@
+/* The engine interface: what runs a plan.  The container engine is the
+ * one there is; the VM engine will sit behind the same struct, so callers
+ * do not know which isolation runs. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "plan/plan.h"
+#include "store/store.h"
+#include "util/err.h"
+
+struct sp_run_result {
+	int status;       /* the command's wait status */
+	bool oom_killed;  /* killed by the OOM killer at the memory limit */
+	bool started;     /* the command was exec'd */
+	char message[1024]; /* why it could not be exec'd, when it could not */
+};
+
+struct sp_engine {
+	const char *name;
+	/* Runs PLAN in the foreground, stdio attached, until its command
+	 * exits; forwards the usual signals. */
+	int (*run)(const struct sp_plan *plan, const struct sp_store *store,
+		   struct sp_run_result *res, struct sp_err *err);
+};
+
+extern const struct sp_engine sp_container_engine;

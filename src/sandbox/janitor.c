@@ -1,0 +1,72 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/cgroup.h"
+#include "sandbox/janitor.h"
+
+int sp_janitor_start(const char *name, struct sp_janitor *j, struct sp_err *err)
+{
+	int p[2];
+	char c = 0;
+
+	j->pid = -1;
+	j->fd = -1;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return sp_fail_errno(err, errno, "janitor pipe");
+	j->pid = fork();
+	if (j->pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return sp_fail_errno(err, errno, "fork janitor");
+	}
+	if (j->pid == 0) {
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		sigset_t none;
+
+		/* Nothing of the engine's: not its terminal or pipes (a
+		 * caller reading our stdout must see it close), not its
+		 * signals (a ^C to the engine must not stop the cleanup). */
+		setsid();
+		signal(SIGINT, SIG_IGN);
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		signal(SIGQUIT, SIG_IGN);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+		}
+		if (p[0] != 3) {
+			dup2(p[0], 3);
+		}
+		syscall(SYS_close_range, 4, ~0U, 0);
+		while (read(3, &c, 1) < 0 && errno == EINTR)
+			;
+		if (c != 'd')
+			sp_cgroup_cleanup_name(name);
+		_exit(0);
+	}
+	close(p[0]);
+	j->fd = p[1];
+	return 0;
+}
+
+void sp_janitor_dismiss(struct sp_janitor *j)
+{
+	if (j->fd >= 0) {
+		(void)!write(j->fd, "d", 1);
+		close(j->fd);
+		j->fd = -1;
+	}
+	if (j->pid > 0)
+		while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	j->pid = -1;
+}

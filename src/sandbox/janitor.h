@@ -1,0 +1,20 @@
+/* A small process outside the instance that outlives a crashed engine and
+ * removes what the kernel does not: the instance's cgroups.  (Mounts and
+ * namespaces go with the instance's last process; the uid lease is an
+ * flock that goes with the engine.)  In the manner of Spectrum OS's
+ * run-spectrum-vm watcher. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "util/err.h"
+
+struct sp_janitor {
+	pid_t pid;
+	int fd; /* write end; closing it without "done" means the engine died */
+};
+
+int sp_janitor_start(const char *name, struct sp_janitor *j, struct sp_err *err);
+
+/* The engine cleaned up itself: the janitor exits without doing anything. */
+void sp_janitor_dismiss(struct sp_janitor *j);

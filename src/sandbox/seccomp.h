@@ -1,0 +1,20 @@
+/* The seccomp filter of every container instance: a deny list in the
+ * spirit of Flatpak's and Docker's, and every non-native syscall ABI
+ * (i386, x32) refused. */
+#pragma once
+
+#include <stddef.h>
+
+#include "util/err.h"
+
+struct sp_seccomp_rule_desc {
+	const char *what; /* "keyctl", "ioctl(TIOCSTI)", "clone(CLONE_NEWUSER...)" */
+	const char *why;  /* a few words, for `inspect` */
+};
+
+/* Loads the filter into the calling process.  The caller has set
+ * no_new_privs.  Inherited by every child and kept across execve. */
+int sp_seccomp_apply(struct sp_err *err);
+
+/* The rules, for `inspect` and `check`. */
+const struct sp_seccomp_rule_desc *sp_seccomp_rules(size_t *n);

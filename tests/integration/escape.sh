@@ -1,0 +1,249 @@
+#!/bin/bash
+# Escape and leak attempts from inside container instances (issue 2).
+#
+# Two instances, "work" and "home", with host software, each granted its
+# own folder of data/Documents (rw), the tools folder with the probe (ro)
+# and a Reference folder (ro).  Secrets are planted in home's documents, in
+# home's private state and on the host; a host process, an abstract unix
+# socket and a loopback TCP port are set up on the host.  Then every
+# attempt of probe.c runs in "work" (a few in "home") and must be refused.
+# Positive controls show that each instance does reach what it was granted,
+# so a refusal means confinement and not a broken setup.
+#
+# Usage: escape.sh SPECTRUM PROBE        (TAP on stdout)
+
+set -u
+
+. "$(dirname "$0")/lib.sh" "$@"
+
+setup_store
+
+SECRET_DOC="home-document-secret-$RANDOM$RANDOM"
+SECRET_STATE="home-state-secret-$RANDOM$RANDOM"
+SECRET_WORK="work-document-secret-$RANDOM$RANDOM"
+SECRET_HOST="host-secret-$RANDOM$RANDOM"
+
+mkdir -p "$STATE/data/Documents/work" "$STATE/data/Documents/home" \
+	"$STATE/data/Reference" "$STATE/state/home"
+echo "$SECRET_DOC" >"$STATE/data/Documents/home/secret.txt"
+echo "$SECRET_STATE" >"$STATE/state/home/secret.txt"
+echo "$SECRET_WORK" >"$STATE/data/Documents/work/work.txt"
+echo "reference text" >"$STATE/data/Reference/ref.txt"
+
+HOST_ROOT_FILE=/root/spectrum-itest-canary-$$
+HOST_VARTMP_FILE=/var/tmp/spectrum-itest-canary-$$
+echo "$SECRET_HOST" >"$HOST_ROOT_FILE"
+echo "$SECRET_HOST" >"$HOST_VARTMP_FILE"
+EXTRA_CLEANUP='rm -f "$HOST_ROOT_FILE" "$HOST_VARTMP_FILE"'
+
+{
+	echo '{ "instances": {'
+	echo '  "work":'
+	instance_json '{"path": "Documents/work", "at": "/home/user/Documents", "mode": "rw"},
+	  {"path": "Reference", "at": "/home/user/Reference", "mode": "ro"}'
+	echo '  ,"home":'
+	instance_json '{"path": "Documents/home", "at": "/home/user/Documents", "mode": "rw"},
+	  {"path": "Reference", "at": "/home/user/Reference", "mode": "ro"}'
+	echo '} }'
+} >"$CONF"
+
+# Host-side targets: a process with a recognisable name, an abstract unix
+# socket and a loopback TCP listener (all only on the host).
+install -m 0755 "$PROBE" "$T/hostcanary"
+"$T/hostcanary" sleep 600 &
+HOST_PID=$!
+BG_PIDS+=("$HOST_PID")
+
+ABSTRACT=spectrum-itest-$$-$RANDOM
+PORT=$((20000 + RANDOM % 30000))
+"$PROBE" unix-listen "$ABSTRACT" 600 >"$T/unix-listen.out" 2>&1 &
+BG_PIDS+=($!)
+"$PROBE" tcp-listen "$PORT" 600 >"$T/tcp-listen.out" 2>&1 &
+BG_PIDS+=($!)
+wait_for 5 grep -q listening "$T/unix-listen.out"
+wait_for 5 grep -q listening "$T/tcp-listen.out"
+
+echo "# store: $STATE"
+echo "# host canaries: $HOST_ROOT_FILE $HOST_VARTMP_FILE, process $HOST_PID, @$ABSTRACT, 127.0.0.1:$PORT"
+
+# ---- the engine works at all, and the controls ----
+
+run_in work "$P" hostname
+if [ "$RC" -ne 0 ]; then
+	not_ok "spectrum run works (probe hostname in work)" "exit $RC; stderr: $(first_line "$ERR")"
+	echo "Bail out! spectrum run does not work; nothing else can be tested"
+	finish
+fi
+check "hostname inside work is \"work\"" "got: $OUT" test "$OUT" = work
+
+run_in home "$P" hostname
+check "hostname inside home is \"home\"" "got: $OUT" test "$OUT" = home
+
+# The host-side targets are reachable from the host: each refusal below
+# therefore comes from the confinement.
+host=$("$PROBE" unix-connect "$ABSTRACT")
+check "control: the host reaches its abstract socket @$ABSTRACT" "$host" grep -q '^ALLOWED' <<<"$host"
+host=$("$PROBE" tcp-connect "$PORT")
+check "control: the host reaches 127.0.0.1:$PORT" "$host" grep -q '^ALLOWED' <<<"$host"
+
+expect_allowed home read /home/user/Documents/secret.txt
+expect_allowed home read /home/user/secret.txt
+expect_allowed work read /home/user/Reference/ref.txt
+expect_allowed work write /home/user/Documents/work-note.txt
+expect_allowed work create /tmp/spectrum-probe-file
+expect_allowed work find-string "$SECRET_WORK" /
+
+# ---- identity, environment, descriptors, processes ----
+
+run_in work "$P" ids
+echo "# [work] ids: $OUT"
+check "the user inside is uid 1000 gid 1000" "$OUT" grep -q 'uid=1000 gid=1000 euid=1000 egid=1000' <<<"$OUT"
+check "the command is pid 2 (pid 1 is the reaper)" "$OUT" grep -q '^pid=2 ' <<<"$OUT"
+sid=$(sed -n 's/.* sid=\([0-9-]*\) .*/\1/p' <<<"$OUT")
+check "the command's session is one of the instance (sid $sid visible, not 0)" "$OUT" test "${sid:-0}" -gt 0
+
+run_in work "$P" env
+echo "# [work] environment:"
+note "$OUT"
+check "host variable SPECTRUM_LEAK_CANARY is not visible" "$OUT" \
+	bash -c '! grep -q -e SPECTRUM_LEAK_CANARY -e "$1" <<<"$2"' _ "$SPECTRUM_LEAK_CANARY" "$OUT"
+check "no host path of the store leaks through the environment" "$OUT" \
+	bash -c '! grep -q -F "$1" <<<"$2"' _ "$T" "$OUT"
+check "HOME is /home/user" "$OUT" grep -qx 'HOME=/home/user' <<<"$OUT"
+check "the configured env reaches the instance (control)" "$OUT" grep -qx 'SPECTRUM_TEST_ENV=from-config' <<<"$OUT"
+
+run_in work "$P" env-of 1
+check "the reaper's environment has no host variable" "$OUT" \
+	bash -c '! grep -q -e SPECTRUM_LEAK_CANARY -e "$1" <<<"$2"' _ "$SPECTRUM_LEAK_CANARY" "$OUT"
+
+exec 7</etc/hostname
+run_in work "$P" fds
+echo "# [work] descriptors (the test holds fd 7 on /etc/hostname):"
+note "$OUT"
+fds=$(awk '{ print $1 }' <<<"$OUT" | sort -n | tr '\n' ' ')
+check "only descriptors 0 1 2 are open (fd 7 not inherited)" "got: $fds" test "$fds" = "0 1 2 "
+run_in work "$P" fds-of 1
+check "the reaper holds no host descriptor" "$OUT" \
+	bash -c '! grep -q -e /etc/hostname -e "$1" <<<"$2"' _ "$T" "$OUT"
+exec 7<&-
+
+run_in work "$P" list-pids
+echo "# [work] processes visible:"
+note "$OUT"
+host_init=$(cat /proc/1/comm)
+pid1=$(awk '$1 == 1 { print $2 }' <<<"$OUT")
+check "pid 1 inside is not the host's init ($host_init)" "pid 1 is: $pid1" \
+	bash -c '[ -n "$1" ] && [ "$1" != "$2" ]' _ "$pid1" "$host_init"
+npids=$(grep -c . <<<"$OUT")
+check "only the instance's processes are visible ($npids)" "$OUT" \
+	bash -c '[ "$1" -le 4 ] && ! grep -q -e hostcanary -e "^$2 " <<<"$3"' _ "$npids" "$HOST_PID" "$OUT"
+
+# ---- files of the host and of the other instance ----
+
+expect_refused work - read /etc/shadow
+expect_refused work - read "$HOST_ROOT_FILE"
+expect_refused work - read "$HOST_VARTMP_FILE"
+expect_refused work - read "$STATE/data/Documents/home/secret.txt"
+expect_refused work - read "$STATE/state/home/secret.txt"
+expect_refused work - read "/proc/1/root$STATE/state/home/secret.txt"
+expect_refused work - read "/proc/1/root$HOST_ROOT_FILE"
+expect_refused work - find-string "$SECRET_DOC" /
+expect_refused work - find-string "$SECRET_STATE" /
+expect_refused work - find-string "$SECRET_HOST" /
+expect_refused home - find-string "$SECRET_WORK" /
+expect_refused work - symlink-out /home/user/.probe-link "$HOST_ROOT_FILE"
+expect_refused work - symlink-out /home/user/.probe-link "$STATE/state/home/secret.txt"
+expect_refused work - sys
+expect_refused work - dev
+expect_refused work - kcore
+
+# ---- writes outside the instance's own places ----
+
+expect_refused work - write /home/user/Reference/ref.txt
+expect_refused work - create /home/user/Reference/new.txt
+expect_refused work - write /opt/tools/probe
+expect_refused work - create /usr/spectrum-probe
+expect_refused work - create /etc/spectrum-probe
+expect_refused work - create /spectrum-probe
+expect_refused work - mkdir /dev/spectrum-probe
+expect_refused work - sysrq
+expect_refused work - proc-sys-write /proc/sys/kernel/core_pattern
+expect_refused work - sys-write
+check "the ro grant is unchanged on disk" "$(cat "$STATE/data/Reference/ref.txt")" \
+	test "$(cat "$STATE/data/Reference/ref.txt")" = "reference text"
+check "nothing was created in the ro grant on disk" "$(ls "$STATE/data/Reference")" \
+	test "$(ls "$STATE/data/Reference")" = ref.txt
+check "the probe in the tools grant is unchanged" "cmp failed" cmp -s "$PROBE" "$STATE/data/tools/probe"
+
+# ---- mounts and namespaces ----
+
+expect_refused work - mount /tmp
+expect_refused work - bind-root /tmp
+expect_refused work - fsopen
+expect_refused work - open-tree
+expect_refused work - unshare-user
+expect_refused work - unshare-mnt
+expect_refused work - unshare-net
+expect_refused work - clone-newns
+expect_refused work - clone-newuser
+expect_refused work ENOSYS clone3
+expect_refused work - setns /proc/1/ns/mnt
+expect_refused work - setns /proc/self/ns/mnt
+expect_refused work - chroot /tmp
+expect_refused work - userns
+
+# ---- host processes ----
+
+expect_refused work - ptrace "$HOST_PID"
+expect_refused work - kill-host "$HOST_PID"
+
+# ---- privileges ----
+
+expect_refused work - setuid0
+expect_refused work - setgid0
+expect_refused work - caps
+expect_refused work - nnp
+expect_refused work - seccomp-mode
+expect_refused work - mknod /tmp/spectrum-probe-null
+expect_refused work - mknod-block /tmp/spectrum-probe-blk
+expect_refused work - mknod /dev/shm/spectrum-probe-null
+expect_refused work - settime
+
+# ---- kernel interfaces behind the seccomp filter ----
+
+expect_refused work - keyctl
+expect_refused work - keyring
+expect_refused work - bpf
+expect_refused work - perf
+expect_refused work EPERM tiocsti
+expect_refused work EPERM tioclinux
+expect_refused work - open-by-handle
+expect_refused work ENOSYS i386
+expect_refused work ENOSYS x32
+expect_refused work EPERM personality
+expect_refused work - io-uring
+expect_refused work - userfaultfd
+expect_refused work - finit-module
+expect_refused work - kexec
+expect_refused work - reboot
+expect_refused work - swapon
+expect_refused work - devtty
+
+# ---- network: loopback only ----
+
+expect_refused work - raw-socket
+expect_refused work EAFNOSUPPORT packet-socket
+expect_refused work EAFNOSUPPORT alg-socket
+expect_refused work EAFNOSUPPORT vsock-socket
+expect_refused work ENETUNREACH route 192.0.2.1
+expect_refused work ENETUNREACH route6 2001:db8::1
+expect_refused work - netifs
+expect_refused work - unix-connect "$ABSTRACT"
+expect_refused work - tcp-connect "$PORT"
+
+# ---- the other direction: home cannot reach work ----
+
+expect_refused home - read "$STATE/data/Documents/work/work.txt"
+expect_refused home - read /home/user/Documents/work.txt
+
+finish
