@@ -2,8 +2,8 @@
  * hierarchies (DESIGN.md: the build machines' cgroup2 has none).  v1 has
  * no rule against processes in inner cgroups, so "spectrum/NAME" always
  * goes beneath the engine's own cgroup of each hierarchy, and the limits
- * of that cgroup (use_hierarchy is always on since Linux 6.x) hold for
- * the instance too. */
+ * of that cgroup hold for the instance too (memory.use_hierarchy is
+ * always on in current kernels). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>

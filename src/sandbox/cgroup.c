@@ -675,7 +675,7 @@ int sp_cgroup_create(const char *name, const struct sp_limits *limits,
 	if (plan_dirs(cg, &hs, wanted(limits), err) < 0)
 		goto fail;
 
-	for (size_t i = 0; i < cg->n_dirs; i++) {
+	for (size_t i = 0; i < cg->n_dirs;) {
 		struct sp_cg_dir *d = &cg->dirs[i];
 
 		if (d->ops->create(d, name, err) < 0) {
@@ -690,11 +690,12 @@ int sp_cgroup_create(const char *name, const struct sp_limits *limits,
 			dir_free(d);
 			memmove(d, d + 1, (cg->n_dirs - i - 1) * sizeof *d);
 			cg->n_dirs--;
-			i--;
+			cg->dirs[cg->n_dirs] = (struct sp_cg_dir){ 0 };
 			continue;
 		}
 		if (d->ops->set_limits(d, limits, err) < 0)
 			goto fail;
+		i++;
 	}
 	describe(cg);
 	hosts_free(&hs);

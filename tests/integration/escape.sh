@@ -12,6 +12,7 @@
 #
 # Usage: escape.sh SPECTRUM PROBE        (TAP on stdout)
 
+# shellcheck disable=SC2016 # single-quoted bash -c scripts take their values as arguments
 set -u
 
 . "$(dirname "$0")/lib.sh" "$@"
@@ -29,11 +30,13 @@ echo "$SECRET_DOC" >"$STATE/data/Documents/home/secret.txt"
 echo "$SECRET_STATE" >"$STATE/state/home/secret.txt"
 echo "$SECRET_WORK" >"$STATE/data/Documents/work/work.txt"
 echo "reference text" >"$STATE/data/Reference/ref.txt"
+echo "tools" >"$STATE/data/tools/readme.txt"
 
 HOST_ROOT_FILE=/root/spectrum-itest-canary-$$
 HOST_VARTMP_FILE=/var/tmp/spectrum-itest-canary-$$
 echo "$SECRET_HOST" >"$HOST_ROOT_FILE"
 echo "$SECRET_HOST" >"$HOST_VARTMP_FILE"
+# shellcheck disable=SC2034 # run by lib_cleanup
 EXTRA_CLEANUP='rm -f "$HOST_ROOT_FILE" "$HOST_VARTMP_FILE"'
 
 {
@@ -161,7 +164,8 @@ expect_refused work - kcore
 
 expect_refused work - write /home/user/Reference/ref.txt
 expect_refused work - create /home/user/Reference/new.txt
-expect_refused work - write /opt/tools/probe
+expect_refused work - write /opt/tools/readme.txt
+expect_refused work - create /opt/tools/new-tool
 expect_refused work - create /usr/spectrum-probe
 expect_refused work - create /etc/spectrum-probe
 expect_refused work - create /spectrum-probe
@@ -173,7 +177,8 @@ check "the ro grant is unchanged on disk" "$(cat "$STATE/data/Reference/ref.txt"
 	test "$(cat "$STATE/data/Reference/ref.txt")" = "reference text"
 check "nothing was created in the ro grant on disk" "$(ls "$STATE/data/Reference")" \
 	test "$(ls "$STATE/data/Reference")" = ref.txt
-check "the probe in the tools grant is unchanged" "cmp failed" cmp -s "$PROBE" "$STATE/data/tools/probe"
+check "the tools grant is unchanged on disk" "$(ls "$STATE/data/tools")" \
+	bash -c '[ "$(cat "$1/readme.txt")" = tools ] && [ "$(find "$1" -mindepth 1 | wc -l)" -eq 2 ]' _ "$STATE/data/tools"
 
 # ---- mounts and namespaces ----
 

@@ -7,6 +7,7 @@
 #
 # Usage: grants.sh SPECTRUM PROBE        (TAP on stdout)
 
+# shellcheck disable=SC2016 # single-quoted bash -c scripts take their values as arguments
 set -u
 
 . "$(dirname "$0")/lib.sh" "$@"

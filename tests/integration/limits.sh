@@ -5,6 +5,7 @@
 #
 # Usage: limits.sh SPECTRUM PROBE        (TAP on stdout)
 
+# shellcheck disable=SC2016 # single-quoted bash -c scripts take their values as arguments
 set -u
 
 . "$(dirname "$0")/lib.sh" "$@"
