@@ -23,9 +23,16 @@ static int v1_create(struct sp_cg_dir *d, const char *name, struct sp_err *err)
 	d->path = sp_cg_join(d->parent, name);
 	if (d->path == NULL)
 		return sp_fail_errno(err, ENOMEM, "create cgroup");
-	if (sp_cg_mkdir(d->parent, err) < 0)
-		return -1;
-	return sp_cg_mkdir(d->path, err);
+	/* Another engine may remove "spectrum" as its last instance goes,
+	 * between our mkdir of it and of NAME: make it again. */
+	for (int tries = 0;; tries++) {
+		if (sp_cg_mkdir(d->parent, err) < 0)
+			return -1;
+		if (sp_cg_mkdir(d->path, err) == 0)
+			return 0;
+		if (err->errnum != ENOENT || tries == 3)
+			return -1;
+	}
 }
 
 static int v1_set_limits(const struct sp_cg_dir *d, const struct sp_limits *lim,

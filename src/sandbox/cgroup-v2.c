@@ -158,11 +158,17 @@ static int v2_create(struct sp_cg_dir *d, const char *name, struct sp_err *err)
 
 	if (d->ctrls != 0 && enable_down_to(d->mount, place, d->ctrls, err) < 0)
 		return -1;
-	if (sp_cg_mkdir(d->parent, err) < 0)
-		return -1;
-	if (d->ctrls != 0 && enable(d->parent, d->ctrls, err) < 0)
-		return -1;
-	return sp_cg_mkdir(d->path, err);
+	/* Another engine may remove "spectrum" as its last instance goes,
+	 * between our mkdir of it and of NAME: make it again. */
+	for (int tries = 0;; tries++) {
+		if (sp_cg_mkdir(d->parent, err) < 0)
+			return -1;
+		if ((d->ctrls == 0 || enable(d->parent, d->ctrls, err) == 0) &&
+		    sp_cg_mkdir(d->path, err) == 0)
+			return 0;
+		if (err->errnum != ENOENT || tries == 3)
+			return -1;
+	}
 }
 
 static int v2_set_limits(const struct sp_cg_dir *d, const struct sp_limits *lim,

@@ -707,9 +707,19 @@ fail:
 	return -1;
 }
 
-int sp_cgroup_attach(struct sp_cgroup *cg, pid_t pid, struct sp_err *err)
+int sp_cgroup_v2_fd(const struct sp_cgroup *cg)
+{
+	for (size_t i = 0; i < cg->n_dirs; i++)
+		if (cg->dirs[i].ops == &sp_cg_v2_ops && cg->dirs[i].path)
+			return open(cg->dirs[i].path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return -1;
+}
+
+int sp_cgroup_attach(struct sp_cgroup *cg, pid_t pid, bool skip_v2, struct sp_err *err)
 {
 	for (size_t i = 0; i < cg->n_dirs; i++) {
+		if (skip_v2 && cg->dirs[i].ops == &sp_cg_v2_ops)
+			continue;
 		if (cg->dirs[i].ops->attach(&cg->dirs[i], pid, err) < 0)
 			return -1;
 	}

@@ -29,8 +29,15 @@ void sp_cgroup_probe(struct sp_cgroup_support *out);
 int sp_cgroup_create(const char *name, const struct sp_limits *limits,
 		     struct sp_cgroup **cg, struct sp_err *err);
 
-/* Moves PID into every hierarchy of the instance. */
-int sp_cgroup_attach(struct sp_cgroup *cg, pid_t pid, struct sp_err *err);
+/* Moves PID into every hierarchy of the instance; SKIP_V2 when it was
+ * cloned straight into the v2 cgroup already. */
+int sp_cgroup_attach(struct sp_cgroup *cg, pid_t pid, bool skip_v2, struct sp_err *err);
+
+/* A descriptor of the instance's v2 cgroup for clone3's CLONE_INTO_CGROUP,
+ * or -1 when it has none.  Starting a process there costs nothing, while
+ * moving it by writing cgroup.procs waits for an RCU grace period
+ * (milliseconds, measured: most of the time `run` adds to a start). */
+int sp_cgroup_v2_fd(const struct sp_cgroup *cg);
 
 /* True when the kernel's OOM killer has killed a process of the cgroup. */
 bool sp_cgroup_oom_killed(struct sp_cgroup *cg);

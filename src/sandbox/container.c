@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,37 @@
 #include "sandbox/pty.h"
 #include "sandbox/report.h"
 #include "util/cleanup.h"
+
+/* clone3's argument, as the kernel defines it (Debian 12's headers and
+ * glibc's would clash). */
+struct clone3_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+		set_tid_size, cgroup;
+};
+#define SP_CLONE_INTO_CGROUP 0x200000000ULL
+
+/* Clones the instance's PID 1 into its namespaces, and straight into its
+ * v2 cgroup when there is one (no migration afterwards).  Returns like
+ * fork(); *IN_CGROUP tells whether the cgroup was entered. */
+static pid_t clone_instance(uint64_t flags, int cgroup_fd, bool *in_cgroup)
+{
+	*in_cgroup = false;
+	if (cgroup_fd >= 0) {
+		struct clone3_args a = {
+			.flags = flags | SP_CLONE_INTO_CGROUP,
+			.exit_signal = SIGCHLD,
+			.cgroup = (uint64_t)cgroup_fd,
+		};
+		pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof a);
+		if (pid >= 0) {
+			*in_cgroup = true;
+			return pid;
+		}
+		if (errno != ENOSYS && errno != E2BIG && errno != EINVAL)
+			return -1;
+	}
+	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
+}
 
 static const int relayed_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
@@ -352,8 +384,8 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 	struct relay r = { .sock = -1, .sigfd = -1, .child = -1 };
 	int sv[2] = { -1, -1 }, go[2] = { -1, -1 };
 	sigset_t mask, oldmask;
-	bool masked = false;
-	int ret = -1;
+	bool masked = false, in_cgroup = false;
+	int ret = -1, cgroup_fd;
 
 	memset(res, 0, sizeof *res);
 	sp_pty_detect(&r.pty);
@@ -386,9 +418,12 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 		goto out;
 	}
 
-	r.child = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
-						    CLONE_NEWUTS | CLONE_NEWNET | SIGCHLD,
-				 NULL, NULL, NULL, 0);
+	cgroup_fd = sp_cgroup_v2_fd(cg);
+	r.child = clone_instance(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+					 CLONE_NEWNET,
+				 cgroup_fd, &in_cgroup);
+	if (cgroup_fd >= 0)
+		close(cgroup_fd);
 	if (r.child < 0) {
 		sp_fail_errno(err, errno, "clone the instance's namespaces");
 		goto out;
@@ -414,7 +449,7 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 
 	if (write_map(r.child, "uid_map", lease.base, err) < 0 ||
 	    write_map(r.child, "gid_map", lease.base, err) < 0 ||
-	    sp_cgroup_attach(cg, r.child, err) < 0) {
+	    sp_cgroup_attach(cg, r.child, in_cgroup, err) < 0) {
 		kill(r.child, SIGKILL);
 		waitpid(r.child, NULL, 0);
 		goto out;

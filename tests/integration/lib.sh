@@ -234,6 +234,20 @@ first_line() {
 	head -n 1 <<<"$1"
 }
 
+# True when no process on the host has a command line matching PATTERN.
+# (A function, not `bash -c`: a helper process would match its own pattern.)
+procs_gone() {
+	[ -z "$(pgrep -f -- "$1")" ]
+}
+
+procs_running() {
+	[ -n "$(pgrep -f -- "$1")" ]
+}
+
+cgroups_gone() {
+	[ -z "$(cgroups_of "$1")" ]
+}
+
 # Processes on the host whose command line matches PATTERN (pgrep -f).
 host_procs() {
 	pgrep -a -f -- "$1" || true

@@ -33,12 +33,15 @@ ok "spectrum run works"
 
 nothing_left() {
 	local what=$1 pattern=$2 procs cgs mnts
-	wait_for 10 bash -c '[ -z "$(pgrep -f -- "$1")" ]' _ "$pattern"
+	wait_for 10 procs_gone "$pattern"
 	procs=$(host_procs "$pattern")
 	check "$what: no process of the instance is left" "$procs" test -z "$procs"
-	wait_for 10 bash -c '[ -z "$(find /sys/fs/cgroup -maxdepth 12 -type d -path "*/spectrum/$1" 2>/dev/null)" ]' _ "$LC"
+	wait_for 10 cgroups_gone "$LC"
 	cgs=$(cgroups_of "$LC")
 	check "$what: no cgroup spectrum/$LC is left" "$cgs" test -z "$cgs"
+	wait_for 10 procs_gone "run --config $CONF $LC"
+	procs=$(host_procs "run --config $CONF $LC")
+	check "$what: no spectrum process (engine, janitor) is left" "$procs" test -z "$procs"
 	mnts=$(mounts_of "$T")
 	check "$what: no mount of the instance is in the host's mountinfo" "$mnts" test -z "$mnts"
 }
@@ -63,17 +66,33 @@ done
 
 # ---- signals sent to spectrum reach the instance ----
 
+# Signal dispositions are process state of the host: a signal the host
+# ignored (here SIGINT and SIGQUIT, as for any background job of a script)
+# must not stay ignored inside, or the reaper's forwarding is lost.
+"$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" run --config "$CONF" "$LC" -- \
+	"$P" cat /proc/self/status </dev/null >"$T/sigign.out" 2>&1 &
+pid=$!
+BG_PIDS+=("$pid")
+wait_gone "$pid" 30 || kill -KILL "$pid"
+wait "$pid"
+sigign=$(sed -n 's/^SigIgn:[[:space:]]*//p' "$T/sigign.out")
+echo "# started from a background job (SIGINT, SIGQUIT ignored there): inside SigIgn=${sigign:-?}"
+check "signals ignored on the host are not ignored inside (SigIgn 0)" "SigIgn=${sigign:-?}; $(head -n 3 "$T/sigign.out")" \
+	test "${sigign:-x}" = 0000000000000000
+
 # bg_run TAG: starts spectrum running `probe sleep TAG` in the background
 # (spectrum itself, not under timeout(1), so that BG is its pid; the sleep
 # bounds it and the exit trap kills it); wants the instance's process
 # visible on the host within 15 s.
 bg_run() {
 	local tag=$1
-	"$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" run --config "$CONF" "$LC" -- \
-		"$P" sleep "$tag" </dev/null >"$T/bg.out" 2>"$T/bg.err" &
+	# A background job of a script starts with SIGINT and SIGQUIT ignored;
+	# give spectrum the dispositions of a foreground command.
+	env --default-signal=INT,QUIT "$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" \
+		run --config "$CONF" "$LC" -- "$P" sleep "$tag" </dev/null >"$T/bg.out" 2>"$T/bg.err" &
 	BG=$!
 	BG_PIDS+=("$BG")
-	wait_for 15 bash -c '[ -n "$(pgrep -f -- "^/opt/tools/probe sleep $1\$")" ]' _ "$tag"
+	wait_for 15 procs_running "^/opt/tools/probe sleep $tag\$"
 }
 
 for sig in TERM INT; do
@@ -111,6 +130,7 @@ if bg_run 103; then
 		test -n "$(cgroups_of "$LC")"
 	kill -KILL "$BG"
 	wait_gone "$BG" 10
+	wait "$BG" 2>/dev/null
 	nothing_left "crash" "^/opt/tools/probe sleep 103\$"
 	run_in "$LC" "$P" hostname
 	check "crash: the instance runs again afterwards" "exit $RC; $(first_line "$ERR")" test "$RC" -eq 0
@@ -121,8 +141,18 @@ fi
 
 # ---- an interactive run gets a new pty ----
 
-# script(1) gives spectrum a terminal on the host's devpts.
-host_ctty=$(timeout 30 script -qec "$PROBE ctty" /dev/null </dev/null | tr -d '\r')
+# in_script CMD: runs the shell command CMD under script(1), which gives it a
+# terminal on the host's devpts.  Its stdin stays open (at EOF script would
+# type an end-of-file character into the terminal, which the instance's
+# terminal then echoes).
+in_script() {
+	local out
+	out=$(timeout 60 script -qec "$1" /dev/null < <(sleep 60) | tr -d '\r')
+	kill $! 2>/dev/null
+	printf '%s\n' "$out"
+}
+
+host_ctty=$(in_script "$PROBE ctty")
 echo "# on the host, under script:"
 note "$host_ctty"
 host_devpts=$(stat -c '%Hd:%Ld' /dev/pts/ptmx)
@@ -130,7 +160,7 @@ check "control: under script the host's stdin is a tty of the host's devpts ($ho
 	grep -q "^fd0 /dev/pts/[0-9]* dev=$host_devpts " <<<"$host_ctty"
 
 cmd=$(printf '%q ' "$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" run --config "$CONF" "$LC" -- "$P" ctty)
-inner_ctty=$(timeout 60 script -qec "$cmd" /dev/null </dev/null | tr -d '\r')
+inner_ctty=$(in_script "$cmd")
 echo "# inside, under script:"
 note "$inner_ctty"
 check "interactive: the instance's stdin is a tty /dev/pts/N" "$inner_ctty" \
@@ -138,7 +168,7 @@ check "interactive: the instance's stdin is a tty /dev/pts/N" "$inner_ctty" \
 check "interactive: its pty is of a private devpts (not $host_devpts)" "$inner_ctty" \
 	bash -c 'grep "^fd0 " <<<"$1" | grep -q "dev=" && ! grep -q "^fd0 .* dev=$2 " <<<"$1"' _ "$inner_ctty" "$host_devpts"
 cmd=$(printf '%q ' "$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" run --config "$CONF" "$LC" -- "$P" tiocsti)
-inner=$(timeout 60 script -qec "$cmd" /dev/null </dev/null | tr -d '\r')
+inner=$(in_script "$cmd")
 echo "# inside, under script: $inner"
 check "interactive: TIOCSTI on its terminal is refused (EPERM)" "$inner" \
 	grep -q '^refused: .*(EPERM)' <<<"$inner"

@@ -42,10 +42,10 @@ ok "spectrum run works"
 
 no_leftovers() {
 	local name=$1 pattern=$2 procs cgs
-	wait_for 10 bash -c '[ -z "$(pgrep -f -- "$1")" ]' _ "$pattern"
+	wait_for 10 procs_gone "$pattern"
 	procs=$(host_procs "$pattern")
 	check "$name: no process of the instance is left on the host" "$procs" test -z "$procs"
-	wait_for 10 bash -c '[ -z "$(find /sys/fs/cgroup -maxdepth 12 -type d -path "*/spectrum/$1" 2>/dev/null)" ]' _ "$name"
+	wait_for 10 cgroups_gone "$name"
 	cgs=$(cgroups_of "$name")
 	check "$name: no cgroup spectrum/$name is left" "$cgs" test -z "$cgs"
 }
@@ -96,8 +96,8 @@ echo "# control: probe busy 2 without a cpu limit"
 run_in "$FREE" "$P" busy 2
 echo "#   $OUT"
 free_cpu=$(sed -n 's/.*cpu_ms=\([0-9]*\).*/\1/p' <<<"$OUT")
-check "control: a 2 s busy loop without a cpu limit uses more than 1.2 s of cpu" "$OUT" \
-	test "${free_cpu:-0}" -gt 1200
+check "control: a 2 s busy loop without a cpu limit uses more than 1 s of cpu" "$OUT" \
+	test "${free_cpu:-0}" -gt 1000
 
 echo "# trying: probe busy 2 with cpus 0.2"
 run_in "$CPU" "$P" busy 2
