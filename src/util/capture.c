@@ -102,7 +102,10 @@ int sp_capture(char *const argv[], const char *env_extra, char **out, struct sp_
 			for (int i = 0; i < 2; i++) {
 				if (pf[i].fd < 0 || !pf[i].revents)
 					continue;
-				if (buf_read(pf[i].fd, i == 0 ? &o : &e) <= 0) {
+				int r = buf_read(pf[i].fd, i == 0 ? &o : &e);
+				if (r < 0)
+					kill(pid, SIGKILL); /* too much output: do not wait on its writes */
+				if (r <= 0) {
 					pf[i].fd = -1;
 					open_fds--;
 				}

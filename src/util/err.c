@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+__attribute__((format(printf, 2, 0)))
 static void set_msg(struct sp_err *err, const char *fmt, va_list ap)
 {
 	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
