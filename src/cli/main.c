@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "util/proctitle.h"
 
 #ifndef SPECTRUM_VERSION
 #define SPECTRUM_VERSION "unknown"
@@ -26,6 +27,7 @@ int main(int argc, char **argv)
 	const struct sp_command *cmd;
 	int i, r;
 
+	sp_proctitle_init(argc, argv);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *v;
 		if (sp_is_help(argv[i])) {

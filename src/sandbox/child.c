@@ -20,6 +20,7 @@
 #include "sandbox/reaper.h"
 #include "sandbox/report.h"
 #include "sandbox/seccomp.h"
+#include "util/proctitle.h"
 
 /* The descriptors PID 1 keeps, moved to fixed numbers so that everything
  * else can be closed in one call. */
@@ -80,6 +81,8 @@ static int setup(const struct sp_child_args *a, int *slave, struct sp_err *err)
 	/* Root of the new user namespace: the ids the engine mapped. */
 	if (become(0, 0, err) < 0)
 		return -1;
+	sp_proctitle_set("spectrum-init");
+	prctl(PR_SET_NAME, "spectrum-init", 0, 0, 0);
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		return sp_fail_errno(err, errno, "new cgroup namespace");
 	if (sp_mounts_setup(plan, a->prepared, err) < 0)
