@@ -133,6 +133,12 @@ noreturn void sp_child_main(const struct sp_child_args *a)
 	 * kills PID 1 and with it the whole pid namespace. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		_exit(1);
+	/* Dispositions survive fork and exec: a signal the caller of
+	 * spectrum ignored (a shell's background job ignores SIGINT) must
+	 * not stay ignored inside. */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
 	if (read(a->go, &c, 1) != 1)
 		_exit(1);
 	close(a->go);

@@ -87,6 +87,11 @@ int sp_store_open_grant(const struct sp_store *store, const char *relpath,
 		close(f);
 		return sp_fail_errno(err, e, "data grant %s", relpath);
 	}
+	if (S_ISLNK(st.st_mode)) {
+		close(f);
+		return sp_fail(err, SP_ERR_RUNTIME, "data grant %s: refusing a symlink (grants name real folders or files in %s/data)",
+			       relpath, store->root);
+	}
 	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
 		close(f);
 		return sp_fail(err, SP_ERR_RUNTIME, "data grant %s: not a directory or regular file", relpath);

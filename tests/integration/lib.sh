@@ -248,6 +248,28 @@ cgroups_gone() {
 	[ -z "$(cgroups_of "$1")" ]
 }
 
+# Spectrum processes started by this test (engine, janitor, reaper) still
+# alive: found by the test's canary in their initial environment (what
+# /proc/PID/environ shows, which a changed process title does not touch)
+# and by their binary or name.
+engine_procs() {
+	local d pid exe comm
+	for d in /proc/[0-9]*; do
+		pid=${d#/proc/}
+		[ "$pid" = "$$" ] && continue
+		grep -qzx -- "SPECTRUM_LEAK_CANARY=$SPECTRUM_LEAK_CANARY" "$d/environ" 2>/dev/null || continue
+		exe=$(readlink "$d/exe" 2>/dev/null)
+		comm=$(cat "$d/comm" 2>/dev/null)
+		if [ "$exe" = "$SPECTRUM" ] || [ "$comm" = spectrum ]; then
+			echo "$pid $comm $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)"
+		fi
+	done
+}
+
+engine_procs_gone() {
+	[ -z "$(engine_procs)" ]
+}
+
 # Processes on the host whose command line matches PATTERN (pgrep -f).
 host_procs() {
 	pgrep -a -f -- "$1" || true

@@ -39,9 +39,9 @@ nothing_left() {
 	wait_for 10 cgroups_gone "$LC"
 	cgs=$(cgroups_of "$LC")
 	check "$what: no cgroup spectrum/$LC is left" "$cgs" test -z "$cgs"
-	wait_for 10 procs_gone "run --config $CONF $LC"
-	procs=$(host_procs "run --config $CONF $LC")
-	check "$what: no spectrum process (engine, janitor) is left" "$procs" test -z "$procs"
+	wait_for 10 engine_procs_gone
+	procs=$(engine_procs)
+	check "$what: no spectrum process (engine, janitor, reaper) is left" "$procs" test -z "$procs"
 	mnts=$(mounts_of "$T")
 	check "$what: no mount of the instance is in the host's mountinfo" "$mnts" test -z "$mnts"
 }
@@ -146,9 +146,12 @@ fi
 # type an end-of-file character into the terminal, which the instance's
 # terminal then echoes).
 in_script() {
-	local out
-	out=$(timeout 60 script -qec "$1" /dev/null < <(sleep 60) | tr -d '\r')
-	kill $! 2>/dev/null
+	local out fd pid
+	exec {fd}< <(exec sleep 60 2>/dev/null)
+	pid=$!
+	out=$(timeout 60 script -qec "$1" /dev/null <&"$fd" | tr -d '\r')
+	exec {fd}<&-
+	kill "$pid" 2>/dev/null
 	printf '%s\n' "$out"
 }
 

@@ -45,6 +45,9 @@ no_leftovers() {
 	wait_for 10 procs_gone "$pattern"
 	procs=$(host_procs "$pattern")
 	check "$name: no process of the instance is left on the host" "$procs" test -z "$procs"
+	wait_for 10 engine_procs_gone
+	procs=$(engine_procs)
+	check "$name: no spectrum process (engine, janitor, reaper) is left" "$procs" test -z "$procs"
 	wait_for 10 cgroups_gone "$name"
 	cgs=$(cgroups_of "$name")
 	check "$name: no cgroup spectrum/$name is left" "$cgs" test -z "$cgs"

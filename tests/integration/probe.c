@@ -267,6 +267,11 @@ static int do_find_string(const char *needle, int ndirs, char **dirs)
 		 files);
 	if (found > 0)
 		return allowed(what);
+	if (files >= 200000) {
+		/* cut short: absence is not shown */
+		snprintf(what, sizeof what, "find the secret: search cut short at %ld files", files);
+		return allowed(what);
+	}
 	return refused(what, ENOENT);
 }
 
