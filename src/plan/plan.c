@@ -228,7 +228,9 @@ int sp_plan_build(const struct sp_instance *inst, const struct sp_store *store,
 		goto nomem;
 
 	plan->limits.memory_bytes = inst->resources.memory;
-	plan->limits.pids = inst->resources.pids;
+	/* Without a declared limit an instance still cannot fork-bomb the
+	 * host: a default that no ordinary application reaches. */
+	plan->limits.pids = inst->resources.pids ? inst->resources.pids : SP_DEFAULT_PIDS;
 	if (inst->resources.cpus > 0) {
 		double quota = inst->resources.cpus * CPU_PERIOD_US;
 		plan->limits.cpu_period_us = CPU_PERIOD_US;

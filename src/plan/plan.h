@@ -17,6 +17,9 @@
 #define SP_INNER_GID 1000
 #define SP_INNER_HOME "/home/user"
 
+/* The pids limit of an instance that declares none. */
+#define SP_DEFAULT_PIDS 4096
+
 enum sp_mount_kind {
 	SP_MNT_BIND,    /* host path SOURCE at TARGET */
 	SP_MNT_HOME,    /* the instance's state/NAME at TARGET, idmapped */

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -47,6 +49,17 @@ static int loopback_up(struct sp_err *err)
 	return r;
 }
 
+/* No core dumps: a crash inside must not start the host's core handler
+ * (core_pattern may be a pipe to a program run as root). */
+static int limit_core(struct sp_err *err)
+{
+	struct rlimit none = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &none) < 0)
+		return sp_fail_errno(err, errno, "RLIMIT_CORE");
+	return 0;
+}
+
 static int become(uid_t uid, gid_t gid, struct sp_err *err)
 {
 	if (setgroups(0, NULL) < 0)
@@ -58,17 +71,22 @@ static int become(uid_t uid, gid_t gid, struct sp_err *err)
 	return 0;
 }
 
-/* Replaces the host's terminal descriptors in PID 1 itself: only the
- * command gets the pty, and PID 1 holds nothing of the host's. */
-static int drop_host_terminal(const struct sp_child_args *a, struct sp_err *err)
+/* Replaces, in PID 1 itself, the stdio descriptors the instance must not
+ * hold: the host's terminal (only the command gets the pty), and a host
+ * directory (`run ... < /some/dir`), from which openat() would reach the
+ * host's tree where Landlock is missing. */
+static int sanitize_stdio(const struct sp_child_args *a, struct sp_err *err)
 {
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	struct stat st;
 
 	if (devnull < 0)
 		return sp_fail_errno(err, errno, "open /dev/null");
-	for (int i = 0; i < 3; i++)
-		if (a->tty[i] && dup2(devnull, i) < 0)
+	for (int i = 0; i < 3; i++) {
+		bool dir = !a->tty[i] && fstat(i, &st) == 0 && S_ISDIR(st.st_mode);
+		if ((a->tty[i] || dir) && dup2(devnull, i) < 0)
 			return sp_fail_errno(err, errno, "dup2");
+	}
 	close(devnull);
 	return 0;
 }
@@ -80,6 +98,12 @@ static int setup(const struct sp_child_args *a, int *slave, struct sp_err *err)
 
 	/* Root of the new user namespace: the ids the engine mapped. */
 	if (become(0, 0, err) < 0)
+		return -1;
+	/* The engine cloned us with SECBIT_NO_SETUID_FIXUP set: clear it,
+	 * so that the switch to the user empties the capability sets. */
+	if (prctl(PR_SET_SECUREBITS, 0, 0, 0, 0) < 0)
+		return sp_fail_errno(err, errno, "securebits");
+	if (limit_core(err) < 0)
 		return -1;
 	sp_proctitle_set("spectrum-init");
 	prctl(PR_SET_NAME, "spectrum-init", 0, 0, 0);
@@ -97,9 +121,9 @@ static int setup(const struct sp_child_args *a, int *slave, struct sp_err *err)
 		if (sp_report_send(a->report, SP_REPORT_PTY, NULL, 0, master) < 0)
 			return sp_fail_errno(err, errno, "send the pty");
 		close(master);
-		if (drop_host_terminal(a, err) < 0)
-			return -1;
 	}
+	if (sanitize_stdio(a, err) < 0)
+		return -1;
 
 	/* Privileges go in the one order that works: the bounding set
 	 * while CAP_SETPCAP is still there, then the ids (which empties

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/securebits.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -60,6 +62,29 @@ static pid_t clone_instance(uint64_t flags, int cgroup_fd, bool *in_cgroup)
 	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
 }
 
+/* The instance's user namespace is created with the lease's host id as
+ * its effective uid, which makes that id its owner: the kernel then
+ * charges the instance's per-user counts (inotify instances, pending
+ * signals, message queues) to it, not to root, whose own would otherwise
+ * run out.  SECBIT_NO_SETUID_FIXUP keeps the effective capabilities
+ * across the change, which clone3 into the cgroup needs. */
+static int as_owner(uid_t owner, int *saved_bits, struct sp_err *err)
+{
+	*saved_bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+	if (*saved_bits < 0 || prctl(PR_SET_SECUREBITS, *saved_bits | SECBIT_NO_SETUID_FIXUP, 0, 0, 0) < 0)
+		return sp_fail_errno(err, errno, "securebits");
+	if (setresuid((uid_t)-1, owner, (uid_t)-1) < 0)
+		return sp_fail_errno(err, errno, "take the instance's owner id %u", (unsigned)owner);
+	return 0;
+}
+
+static int back_to_root(int saved_bits, struct sp_err *err)
+{
+	if (setresuid((uid_t)-1, 0, (uid_t)-1) < 0 || prctl(PR_SET_SECUREBITS, saved_bits, 0, 0, 0) < 0)
+		return sp_fail_errno(err, errno, "return to root after clone");
+	return 0;
+}
+
 static const int relayed_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
 struct prepared_set {
@@ -94,15 +119,18 @@ static bool is_beneath(const char *path, const char *dir, const char **rest)
 /* A mount point inside the home or inside an earlier grant must exist on
  * disk before the instance starts: the instance's root cannot create it
  * through the idmapped mount, and the host must not follow a symlink the
- * instance planted there. */
-static int host_mount_point(const struct sp_plan *plan, size_t idx, const struct sp_store *store,
-			    struct prepared_set *s, struct sp_err *err)
+ * instance planted there.  Returns the directory it lies in, on the host
+ * (an O_PATH descriptor to close) and the rest of the path, or -1 with
+ * *REST NULL when it lies in the instance's own tmpfs. */
+static int point_base(const struct sp_plan *plan, size_t idx, const struct sp_store *store,
+		      const struct prepared_set *s, const char **rest, struct sp_err *err)
 {
 	const struct sp_mount *m = &plan->mounts[idx];
-	const char *rest = NULL;
-	int parent = -1;
-	size_t best = 0;
+	size_t best = 0, owner = idx;
+	bool dir;
+	int fd;
 
+	*rest = NULL;
 	for (size_t i = 0; i < idx; i++) {
 		const struct sp_mount *o = &plan->mounts[i];
 		const char *r;
@@ -110,61 +138,40 @@ static int host_mount_point(const struct sp_plan *plan, size_t idx, const struct
 			continue;
 		if (is_beneath(m->target, o->target, &r) && strlen(o->target) >= best) {
 			best = strlen(o->target);
-			rest = r;
-			parent = o->kind == SP_MNT_HOME ? s->home : -2 - (int)i;
+			*rest = r;
+			owner = i;
 		}
 	}
-	if (!rest)
-		return 0;
-	if (parent <= -2) {
-		/* Inside an earlier grant: resolve again beneath data/. */
-		size_t gi = (size_t)(-2 - parent);
-		int gfd;
-		bool d;
-		if (sp_store_open_grant(store, plan->mounts[gi].source, &gfd, &d, err) < 0)
-			return -1;
-		int r = 0;
-		int fd = -1;
-		if (s->p[idx].is_dir)
-			r = sp_mkdir_beneath(gfd, rest, 0755, &fd, err);
-		close(gfd);
+	if (!*rest)
+		return -1;
+	if (plan->mounts[owner].kind == SP_MNT_HOME) {
+		fd = fcntl(s->home, F_DUPFD_CLOEXEC, 0);
+		return fd >= 0 ? fd : sp_fail_errno(err, errno, "dup");
+	}
+	/* Inside an earlier grant: resolve it again beneath data/. */
+	if (sp_store_open_grant(store, plan->mounts[owner].source, &fd, &dir, err) < 0)
+		return -1;
+	return fd;
+}
+
+static int host_mount_point(const struct sp_plan *plan, size_t idx, const struct sp_store *store,
+			    struct prepared_set *s, struct sp_err *err)
+{
+	const char *rest;
+	int base = point_base(plan, idx, store, s, &rest, err);
+	int fd = -1, r;
+
+	if (base < 0)
+		return rest ? -1 : 0;
+	if (s->p[idx].is_dir) {
+		r = sp_mkdir_beneath(base, rest, 0755, &fd, err);
 		if (fd >= 0)
 			close(fd);
-		return r;
+	} else {
+		r = sp_mkfile_beneath(base, rest, err);
 	}
-	if (s->p[idx].is_dir) {
-		int fd = -1;
-		if (sp_mkdir_beneath(parent, rest, 0755, &fd, err) < 0)
-			return sp_err_wrap(err, "mount point %s", m->target);
-		close(fd);
-		return 0;
-	}
-	/* A file grant inside the home: an empty file as the mount point,
-	 * created beneath the home's parent directory chain. */
-	{
-		cleanup_free char *dir = strdup(rest);
-		char *slash = dir ? strrchr(dir, '/') : NULL;
-		int dfd = -1, f;
-		if (!dir)
-			return sp_fail_errno(err, ENOMEM, "mount point");
-		if (slash) {
-			*slash = '\0';
-			if (sp_mkdir_beneath(parent, dir, 0755, &dfd, err) < 0)
-				return -1;
-		}
-		/* O_PATH descriptors cannot create; reopen the directory. */
-		int real = openat(slash ? dfd : parent, ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-		if (dfd >= 0)
-			close(dfd);
-		if (real < 0)
-			return sp_fail_errno(err, errno, "mount point %s", m->target);
-		f = openat(real, slash ? slash + 1 : rest, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-		close(real);
-		if (f < 0)
-			return sp_fail_errno(err, errno, "mount point %s", m->target);
-		close(f);
-	}
-	return 0;
+	close(base);
+	return r < 0 ? sp_err_wrap(err, "mount point %s", plan->mounts[idx].target) : 0;
 }
 
 static int prepare_mounts(const struct sp_plan *plan, const struct sp_store *store,
@@ -262,6 +269,10 @@ struct relay {
 	int child_status;
 	bool got_exit;
 	bool sock_eof;
+	struct {
+		char buf[4096];
+		size_t len, off;
+	} in; /* from the host's stdin, not yet written to the pty */
 	char setup_error[1024];
 };
 
@@ -326,8 +337,8 @@ static void relay_loop(struct relay *r, struct sp_run_result *res, struct sp_err
 	bool stdin_open = true;
 
 	while (!r->child_done || !r->sock_eof) {
-		struct pollfd pf[4];
-		int n = 0, i_sock = -1, i_sig, i_master = -1, i_in = -1;
+		struct pollfd pf[5];
+		int n = 0, i_sock = -1, i_sig, i_master = -1, i_in = -1, i_out = -1;
 
 		if (!r->sock_eof) {
 			i_sock = n;
@@ -338,7 +349,14 @@ static void relay_loop(struct relay *r, struct sp_run_result *res, struct sp_err
 		if (r->pty.master >= 0) {
 			i_master = n;
 			pf[n++] = (struct pollfd){ r->pty.master, POLLIN, 0 };
-			if (r->pty.tty[0] && stdin_open) {
+			/* Keystrokes go through a small buffer and the master
+			 * is non-blocking: an instance that stops reading its
+			 * terminal must not freeze the engine, which still has
+			 * signals to relay. */
+			if (r->in.len > 0) {
+				i_out = n;
+				pf[n++] = (struct pollfd){ r->pty.master, POLLOUT, 0 };
+			} else if (r->pty.tty[0] && stdin_open) {
 				i_in = n;
 				pf[n++] = (struct pollfd){ 0, POLLIN, 0 };
 			}
@@ -359,8 +377,24 @@ static void relay_loop(struct relay *r, struct sp_run_result *res, struct sp_err
 				r->pty.master = -1;
 			}
 		}
-		if (i_in >= 0 && pf[i_in].revents && !sp_pty_pump(0, r->pty.master))
-			stdin_open = false;
+		if (i_in >= 0 && (pf[i_in].revents & (POLLIN | POLLHUP | POLLERR))) {
+			ssize_t got = read(0, r->in.buf, sizeof r->in.buf);
+			if (got > 0) {
+				r->in.len = (size_t)got;
+				r->in.off = 0;
+			} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+				stdin_open = false;
+			}
+		}
+		if (i_out >= 0 && (pf[i_out].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			ssize_t w = write(r->pty.master, r->in.buf + r->in.off, r->in.len - r->in.off);
+			if (w > 0)
+				r->in.off += (size_t)w;
+			else if (w < 0 && errno != EAGAIN && errno != EINTR)
+				r->in.off = r->in.len; /* the instance is gone: drop it */
+			if (r->in.off == r->in.len)
+				r->in.len = r->in.off = 0;
+		}
 	}
 	/* What the command wrote last may still sit in the pty. */
 	if (r->pty.master >= 0) {
@@ -385,7 +419,7 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 	int sv[2] = { -1, -1 }, go[2] = { -1, -1 };
 	sigset_t mask, oldmask;
 	bool masked = false, in_cgroup = false;
-	int ret = -1, cgroup_fd;
+	int ret = -1, cgroup_fd, secbits = 0;
 
 	memset(res, 0, sizeof *res);
 	sp_pty_detect(&r.pty);
@@ -419,9 +453,18 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 	}
 
 	cgroup_fd = sp_cgroup_v2_fd(cg);
+	if (as_owner(lease.base, &secbits, err) < 0)
+		goto out;
 	r.child = clone_instance(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
 					 CLONE_NEWNET,
 				 cgroup_fd, &in_cgroup);
+	if (r.child != 0 && back_to_root(secbits, err) < 0) {
+		if (r.child > 0) {
+			kill(r.child, SIGKILL);
+			waitpid(r.child, NULL, 0);
+		}
+		goto out;
+	}
 	if (cgroup_fd >= 0)
 		close(cgroup_fd);
 	if (r.child < 0) {

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -26,33 +27,40 @@ static int write_file(const char *path, const char *text)
 	return write(fd, text, len) == (ssize_t)len ? 0 : -1;
 }
 
+/* The namespace owner only waits for the pipe to close.  It shares the
+ * engine's memory and descriptors (CLONE_VM, CLONE_FILES), so starting
+ * it copies no page tables, and the engine closing the pipe ends it; it
+ * touches nothing but its own stack and makes raw syscalls only. */
+static int hold_namespace(void *arg)
+{
+	char c;
+
+	while (syscall(SYS_read, *(int *)arg, &c, 1) < 0)
+		;
+	return 0;
+}
+
 int sp_idmap_userns(uid_t disk_uid, gid_t disk_gid, uid_t host_uid, gid_t host_gid,
 		    int *userns_fd, struct sp_err *err)
 {
+	static const size_t stack_size = 16384;
+	cleanup_free char *stack = malloc(stack_size);
 	int sync[2];
 	char path[64], map[64];
 	pid_t pid;
 	int ret = -1;
-	char c;
 
+	if (!stack)
+		return sp_fail_errno(err, ENOMEM, "idmap stack");
 	if (pipe2(sync, O_CLOEXEC) < 0)
 		return sp_fail_errno(err, errno, "pipe");
-	/* A child that only exists to own the namespace; it waits for the
-	 * pipe to close and exits. */
-	pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, 0);
+	pid = clone(hold_namespace, stack + stack_size, CLONE_NEWUSER | CLONE_VM | CLONE_FILES | SIGCHLD, &sync[0]);
 	if (pid < 0) {
 		sp_fail_errno(err, errno, "clone user namespace for idmapping");
 		close(sync[0]);
 		close(sync[1]);
 		return -1;
 	}
-	if (pid == 0) {
-		close(sync[1]);
-		while (read(sync[0], &c, 1) < 0 && errno == EINTR)
-			;
-		_exit(0);
-	}
-	close(sync[0]);
 	snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
 	snprintf(map, sizeof map, "%u %u 1\n", (unsigned)disk_uid, (unsigned)host_uid);
 	if (write_file(path, map) < 0) {
@@ -74,8 +82,10 @@ int sp_idmap_userns(uid_t disk_uid, gid_t disk_gid, uid_t host_uid, gid_t host_g
 	ret = 0;
 out:
 	close(sync[1]);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+	/* The stack is freed on return: wait until nothing runs on it. */
+	while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
 		;
+	close(sync[0]);
 	return ret;
 }
 

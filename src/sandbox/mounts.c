@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "sandbox/mounts.h"
+#include "store/store.h"
 #include "util/cleanup.h"
 
 /* Where the new root is assembled: any directory of the private mount
@@ -24,40 +25,39 @@ static const char *rel(const char *target)
 	return *target ? target : ".";
 }
 
-/* mkdir -p of the parents of PATH (relative to the new root). */
-static int mkdir_parents(const char *path, struct sp_err *err)
+/* Mount points and generated files are made beneath the new root (the
+ * current directory) without following any symlink: part of the way may
+ * lie in the home or a grant, which the instance wrote, and the host's
+ * root is still reachable at this point. */
+static int make_point(const char *path, bool dir, struct sp_err *err)
 {
-	cleanup_free char *copy = strdup(path);
-	char *p;
+	int fd = -1;
 
-	if (!copy)
-		return sp_fail_errno(err, ENOMEM, "%s", path);
-	for (p = copy; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-			return sp_fail_errno(err, errno, "create /%s", copy);
-		*p = '/';
-	}
+	if (!dir)
+		return sp_mkfile_beneath(AT_FDCWD, path, err);
+	if (sp_mkdir_beneath(AT_FDCWD, path, 0755, &fd, err) < 0)
+		return -1;
+	close(fd);
 	return 0;
 }
 
-static int make_point(const char *path, bool dir, struct sp_err *err)
+/* The parent directory of PATH, made beneath the new root; *NAME is
+ * what is left. */
+static int make_parent(const char *path, const char **name, struct sp_err *err)
 {
-	int fd;
+	const char *slash = strrchr(path, '/');
+	char parent[4096];
+	int fd = -1;
 
-	if (mkdir_parents(path, err) < 0)
-		return -1;
-	if (dir) {
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return sp_fail_errno(err, errno, "create /%s", path);
-		return 0;
+	*name = slash ? slash + 1 : path;
+	if (!slash) {
+		fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		return fd >= 0 ? fd : sp_fail_errno(err, errno, "open the new root");
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0 && errno != EEXIST)
-		return sp_fail_errno(err, errno, "create /%s", path);
-	if (fd >= 0)
-		close(fd);
-	return 0;
+	snprintf(parent, sizeof parent, "%.*s", (int)(slash - path), path);
+	if (sp_mkdir_beneath(AT_FDCWD, parent, 0755, &fd, err) < 0)
+		return -1;
+	return fd;
 }
 
 /* Opens a mount point beneath the new root without following symlinks:
@@ -96,12 +96,14 @@ static int move_into(int mount_fd, const char *path, bool dir, struct sp_err *er
 
 static int write_content(const char *path, const char *content, struct sp_err *err)
 {
-	cleanup_fd int fd = -1;
+	cleanup_fd int dir = -1, fd = -1;
 	size_t len = strlen(content);
+	const char *name;
 
-	if (mkdir_parents(path, err) < 0)
+	dir = make_parent(path, &name, err);
+	if (dir < 0)
 		return -1;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	fd = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return sp_fail_errno(err, errno, "create /%s", path);
 	if (write(fd, content, len) != (ssize_t)len)
@@ -158,12 +160,17 @@ static int one(const struct sp_mount *m, const struct sp_prepared *p, struct sp_
 			  "newinstance,ptmxmode=0666,mode=0620") < 0)
 			return sp_fail_errno(err, errno, "mount /dev/pts");
 		return 0;
-	case SP_MNT_SYMLINK:
-		if (mkdir_parents(path, err) < 0)
+	case SP_MNT_SYMLINK: {
+		const char *name;
+		int dir = make_parent(path, &name, err);
+		int r = 0;
+		if (dir < 0)
 			return -1;
-		if (symlink(m->source, path) < 0 && errno != EEXIST)
-			return sp_fail_errno(err, errno, "link /%s", path);
-		return 0;
+		if (symlinkat(m->source, dir, name) < 0 && errno != EEXIST)
+			r = sp_fail_errno(err, errno, "link /%s", path);
+		close(dir);
+		return r;
+	}
 	case SP_MNT_FILE:
 		return write_content(path, m->source, err);
 	case SP_MNT_RO_REMOUNT:

@@ -31,6 +31,8 @@ int sp_pty_attach(struct sp_pty_host *p, int master, struct sp_err *err)
 	struct termios t;
 
 	p->master = master;
+	if (fcntl(master, F_SETFL, O_NONBLOCK) < 0)
+		return sp_fail_errno(err, errno, "pty");
 	if (tcgetattr(p->term_fd, &t) == 0)
 		tcsetattr(master, TCSANOW, &t);
 	sp_pty_resize(p);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <seccomp.h>
 
@@ -96,10 +97,16 @@ static const struct sp_seccomp_rule_desc rules[] = {
 	{ "personality(!= PER_LINUX)", "execution domains and flags such as ADDR_NO_RANDOMIZE" },
 	{ "socket(family not unix, inet, inet6, netlink)",
 	  "EAFNOSUPPORT: packet, vsock, bluetooth... expose kernel attack surface" },
+	{ "chmod/fchmod/fchmodat/fchmodat2(S_ISUID or S_ISGID)",
+	  "the store is owned by its owner on disk: no setuid or setgid file may land there" },
+	{ "open/openat/creat/mknod/mknodat(mode with S_ISUID or S_ISGID)", "the same, at creation" },
+	{ "openat2", "ENOSYS: its mode is out of seccomp's reach; libc falls back to openat" },
+	{ "quotactl_fd", "host-wide filesystem setting" },
+	{ "ioctl(TIOCSETD)", "line disciplines: module autoloading, kernel attack surface" },
 	{ "i386 and x32 syscalls", "ENOSYS: a deny list sees only native numbers" },
 };
 
-_Static_assert(sizeof rules / sizeof rules[0] == N_PLAIN + 7,
+_Static_assert(sizeof rules / sizeof rules[0] == N_PLAIN + 12,
 	       "rules[] and add_special_rules() disagree");
 
 const struct sp_seccomp_rule_desc *sp_seccomp_rules(size_t *n)
@@ -167,7 +174,7 @@ static int add_ioctl_rules(scmp_filter_ctx ctx, struct sp_err *err)
 {
 	/* The kernel takes the request as an unsigned int: compare only the
 	 * low 32 bits, or garbage in the upper half would slip through. */
-	static const uint64_t reqs[] = { TIOCSTI, TIOCLINUX };
+	static const uint64_t reqs[] = { TIOCSTI, TIOCLINUX, TIOCSETD };
 
 	for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
 		struct scmp_arg_cmp a = cmp(1, SCMP_CMP_MASKED_EQ, 0xffffffffu,
@@ -199,6 +206,55 @@ static int add_socket_rules(scmp_filter_ctx ctx, struct sp_err *err)
 	return add_rule(ctx, action, "socket", 1, &above, err);
 }
 
+/* Syscalls newer than what Debian 12's libseccomp knows by name, by their
+ * x86_64 numbers: an unknown name would otherwise be skipped, and the
+ * default action is to allow. */
+#define NR_QUOTACTL_FD 443
+#define NR_FCHMODAT2 452
+
+static int add_rule_nr(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned n_args,
+		       const struct scmp_arg_cmp *args, const char *what, struct sp_err *err)
+{
+	int rc = seccomp_rule_add_array(ctx, action, nr, n_args, args);
+
+	if (rc < 0)
+		return sp_fail_errno(err, -rc, "add seccomp rule for %s", what);
+	return 0;
+}
+
+/* Files written through the idmapped store are owned by the store's
+ * owner (root) on disk: a setuid or setgid bit set from inside would be a
+ * root-owned setuid program on the host, whatever the nosuid of the
+ * instance's own mounts.  Refused wherever a mode is given: chmod and
+ * every call that creates a file. */
+static int add_mode_rules(scmp_filter_ctx ctx, struct sp_err *err)
+{
+	static const struct {
+		const char *name;
+		int nr; /* used when name is NULL */
+		unsigned mode_arg;
+	} calls[] = {
+		{ "chmod", 0, 1 },   { "fchmod", 0, 1 },  { "fchmodat", 0, 2 }, { NULL, NR_FCHMODAT2, 2 },
+		{ "open", 0, 2 },    { "openat", 0, 3 },  { "creat", 0, 1 },    { "mknod", 0, 1 },
+		{ "mknodat", 0, 2 },
+	};
+	static const uint64_t bits[] = { S_ISUID, S_ISGID };
+
+	for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+		for (size_t b = 0; b < sizeof bits / sizeof bits[0]; b++) {
+			struct scmp_arg_cmp a = cmp(calls[i].mode_arg, SCMP_CMP_MASKED_EQ, bits[b], bits[b]);
+			int r = calls[i].name
+					? add_rule(ctx, SCMP_ACT_ERRNO(EPERM), calls[i].name, 1, &a, err)
+					: add_rule_nr(ctx, SCMP_ACT_ERRNO(EPERM), calls[i].nr, 1, &a, "fchmodat2", err);
+			if (r < 0)
+				return -1;
+		}
+	}
+	if (add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "openat2", 0, NULL, err) < 0)
+		return -1;
+	return add_rule_nr(ctx, SCMP_ACT_ERRNO(EPERM), NR_QUOTACTL_FD, 0, NULL, "quotactl_fd", err);
+}
+
 static int add_special_rules(scmp_filter_ctx ctx, struct sp_err *err)
 {
 	/* PER_LINUX is 0; anything else changes the execution domain or sets
@@ -206,7 +262,7 @@ static int add_special_rules(scmp_filter_ctx ctx, struct sp_err *err)
 	 * Flatpak, even the query 0xffffffff is refused. */
 	struct scmp_arg_cmp persona = cmp(0, SCMP_CMP_NE, 0, 0);
 
-	if (add_clone_rules(ctx, err) < 0 || add_ioctl_rules(ctx, err) < 0)
+	if (add_clone_rules(ctx, err) < 0 || add_ioctl_rules(ctx, err) < 0 || add_mode_rules(ctx, err) < 0)
 		return -1;
 	if (add_rule(ctx, SCMP_ACT_ERRNO(EPERM), "personality", 1, &persona, err) < 0)
 		return -1;

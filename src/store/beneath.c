@@ -100,3 +100,51 @@ int sp_store_open_grant(const struct sp_store *store, const char *relpath,
 	*fd = f;
 	return 0;
 }
+
+int sp_mkfile_beneath(int dirfd, const char *relpath, struct sp_err *err)
+{
+	cleanup_free char *dir = strdup(relpath);
+	const char *name;
+	char *slash;
+	struct stat st;
+	int parent = -1, fd, ret = -1;
+
+	if (!dir)
+		return sp_fail_errno(err, ENOMEM, "%s", relpath);
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		name = slash + 1;
+		if (sp_mkdir_beneath(dirfd, dir, 0755, &parent, err) < 0)
+			return -1;
+	} else {
+		name = relpath;
+		parent = openat2_beneath(dirfd, ".", O_PATH | O_DIRECTORY);
+		if (parent < 0)
+			return sp_fail_errno(err, errno, "open directory of %s", relpath);
+	}
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		/* Anything but a regular file is refused: a fifo would block
+		 * whoever opens it, a symlink would lead elsewhere. */
+		if (!S_ISREG(st.st_mode)) {
+			sp_fail(err, SP_ERR_RUNTIME, "%s: exists and is not a regular file", relpath);
+			goto out;
+		}
+		ret = 0;
+		goto out;
+	}
+	if (errno != ENOENT) {
+		sp_fail_errno(err, errno, "%s", relpath);
+		goto out;
+	}
+	fd = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		sp_fail_errno(err, errno, "create %s", relpath);
+		goto out;
+	}
+	close(fd);
+	ret = 0;
+out:
+	close(parent);
+	return ret;
+}

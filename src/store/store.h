@@ -49,3 +49,9 @@ int sp_store_open_grant(const struct sp_store *store, const char *relpath,
  * home, which the instance itself controls. */
 int sp_mkdir_beneath(int dirfd, const char *relpath, mode_t mode, int *fd,
 		     struct sp_err *err);
+
+/* Makes sure RELPATH beneath DIRFD is a regular file (creating it empty,
+ * and its parents, when missing), never following a symlink; anything
+ * else there (a fifo, a device, a symlink) is refused.  For the mount
+ * points of file grants. */
+int sp_mkfile_beneath(int dirfd, const char *relpath, struct sp_err *err);
