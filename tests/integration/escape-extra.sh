@@ -150,7 +150,9 @@ if wait_for 10 grep -q listening "$T/listen.out"; then
 else
 	not_ok "[home] listens on @$ABSTRACT (setup)" "$(cat "$T/listen.out")"
 fi
-kill "$LISTEN_PID" 2>/dev/null
+# $! is the subshell of sp(), not the engine: stop the engine itself (its
+# command line names the socket), which ends the instance; then wait.
+pkill -TERM -f -- "unix-listen $ABSTRACT" 2>/dev/null
 wait "$LISTEN_PID" 2>/dev/null
 
 # ---- the home changed between runs ----
