@@ -163,13 +163,16 @@ noreturn void sp_child_main(const struct sp_child_args *a)
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
-	if (read(a->go, &c, 1) != 1)
+	if (read(a->go, &c, 1) != 1 || c != 'g')
 		_exit(1);
-	close(a->go);
 	if (setup(a, &slave, &err) < 0) {
 		sp_report_text(a->report, SP_REPORT_ERROR, err.msg);
 		_exit(1);
 	}
+	/* In every cgroup before the command exists: it inherits them. */
+	if (read(a->go, &c, 1) != 1 || c != 'a')
+		_exit(1);
+	close(a->go);
 	/* Move the two descriptors PID 1 keeps out of the way first, so
 	 * that placing them at 3 and 4 cannot clobber one another. */
 	int rep = fcntl(a->report, F_DUPFD_CLOEXEC, 100);

@@ -13,7 +13,8 @@ struct sp_child_args {
 	const struct sp_plan *plan;
 	const struct sp_prepared *prepared;
 	int report; /* to the engine: errors, the pty, the exit status */
-	int go;     /* the engine writes one byte once the id maps are set */
+	int go;     /* the engine writes 'g' once the id maps are set, 'a' once
+		       every cgroup is joined */
 	bool want_pty;
 	bool tty[3];
 };

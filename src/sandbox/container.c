@@ -490,15 +490,16 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 	go[0] = -1;
 	r.sock = sv[0];
 
+	/* Two steps: the id maps let the child set up its filesystem; the
+	 * v1 cgroups (whose cgroup.procs write waits for an RCU grace
+	 * period, milliseconds) are joined meanwhile, and the child waits
+	 * for that before anything of the instance's own can run. */
+	sp_err_clear(err);
 	if (write_map(r.child, "uid_map", lease.base, err) < 0 ||
-	    write_map(r.child, "gid_map", lease.base, err) < 0 ||
-	    sp_cgroup_attach(cg, r.child, in_cgroup, err) < 0) {
-		kill(r.child, SIGKILL);
-		waitpid(r.child, NULL, 0);
-		goto out;
-	}
-	if (write(go[1], "g", 1) != 1) {
-		sp_fail_errno(err, errno, "start the instance");
+	    write_map(r.child, "gid_map", lease.base, err) < 0 || write(go[1], "g", 1) != 1 ||
+	    sp_cgroup_attach(cg, r.child, in_cgroup, err) < 0 || write(go[1], "a", 1) != 1) {
+		if (!err->msg[0])
+			sp_fail_errno(err, errno, "start the instance");
 		kill(r.child, SIGKILL);
 		waitpid(r.child, NULL, 0);
 		goto out;
