@@ -2,6 +2,7 @@
  * nix-instantiate.  Both end in sp_config_parse(), so both give the same
  * model and the same messages. */
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -213,28 +214,60 @@ static int collect(int out_fd, int err_fd, struct buf *out, struct buf *errb)
 	return 0;
 }
 
-static int spawn_nix(const char *path, char **env, int out_fd, int err_fd, pid_t *pid)
+/* Imports the configuration and returns { config; drvs; }: the
+ * configuration (derivations become their output paths in the JSON), and
+ * the .drv of every derivation in an instance's software, so that
+ * `switch` can build them.  Kept here, not in nix/, so that it cannot be
+ * swapped along with SPECTRUM_NIX_DIR. */
+static const char eval_wrapper[] =
+	"{ file }:\n"
+	"let\n"
+	"  config = import (/. + file);\n"
+	"  isDrv = x: builtins.isAttrs x && x ? drvPath;\n"
+	"  softwareOf = i: if builtins.isAttrs i && i ? software && builtins.isList i.software\n"
+	"    then i.software else [ ];\n"
+	"  instances = if builtins.isAttrs config && config ? instances && builtins.isAttrs config.instances\n"
+	"    then builtins.attrValues config.instances else [ ];\n"
+	"in {\n"
+	"  inherit config;\n"
+	"  drvs = map (d: d.drvPath) (builtins.filter isDrv (builtins.concatMap softwareOf instances));\n"
+	"}\n";
+
+/* Where the Nix library is: SPECTRUM_NIX_DIR, else the repository's nix/
+ * as configured at build time. */
+static const char *nix_dir(void)
 {
 	const char *dir = getenv("SPECTRUM_NIX_DIR");
+
+	return dir && dir[0] ? dir : SPECTRUM_NIX_DIR_DEFAULT;
+}
+
+static int spawn_nix(const char *path, char **env, int out_fd, int err_fd, pid_t *pid)
+{
 	cleanup_free char *include = NULL;
 	posix_spawn_file_actions_t fa;
-	char *argv[8];
+	char *argv[16];
 	size_t n = 0;
 	int r;
 
+	if (asprintf(&include, "spectrum=%s", nix_dir()) < 0) {
+		include = NULL;
+		return ENOMEM;
+	}
+	/* Read-write mode: evaluating drvPath writes the .drv files to the
+	 * store, so that `switch` can build them afterwards. */
 	argv[n++] = "nix-instantiate";
 	argv[n++] = "--eval";
 	argv[n++] = "--strict";
 	argv[n++] = "--json";
-	if (dir && dir[0] != '\0') {
-		if (asprintf(&include, "spectrum=%s", dir) < 0) {
-			include = NULL;
-			return ENOMEM;
-		}
-		argv[n++] = "-I";
-		argv[n++] = include;
-	}
+	argv[n++] = "--read-write-mode";
+	argv[n++] = "-I";
+	argv[n++] = include;
+	argv[n++] = "--argstr";
+	argv[n++] = "file";
 	argv[n++] = (char *)path;
+	argv[n++] = "--expr";
+	argv[n++] = (char *)eval_wrapper;
 	argv[n] = NULL;
 
 	r = posix_spawn_file_actions_init(&fa);
@@ -264,11 +297,11 @@ static int eval_nix(const char *file, struct buf *out, struct sp_err *err)
 	pid_t pid = -1;
 	int status, r, ret = -1;
 
-	/* A bare name would be taken by Nix for a search path ("<x>") or a
-	 * URL, and one starting with '-' for an option. */
-	if (asprintf(&path, "%s%s", file[0] == '/' ? "" : "./", file) < 0) {
-		path = NULL;
-		sp_fail_errno(err, ENOMEM, "%s", file);
+	/* The wrapper imports the file by its absolute path. */
+	path = realpath(file, NULL);
+	if (!path) {
+		sp_fail_errno(err, errno, "%s: cannot read", file);
+		err->kind = SP_ERR_USAGE;
 		goto out;
 	}
 	env = nix_environment(&env_mine);
@@ -341,18 +374,81 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* Splits the wrapper's { config; drvs; } into the configuration's JSON text
+ * and the list of derivations. */
+static int split_eval(const char *file, const struct buf *text, char **json, char ***drvs,
+		      struct sp_err *err)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(text->data ? text->data : "", text->len, 0, &jerr);
+	json_t *config, *list, *v;
+	size_t i, n;
+	int ret = -1;
+
+	config = root ? json_object_get(root, "config") : NULL;
+	list = root ? json_object_get(root, "drvs") : NULL;
+	if (!config || !json_is_array(list)) {
+		sp_fail(err, SP_ERR_USAGE, "%s: the evaluation gave no { config; drvs; }",
+			file);
+		goto out;
+	}
+	*json = json_dumps(config, JSON_COMPACT | JSON_ENCODE_ANY);
+	n = json_array_size(list);
+	*drvs = calloc(n + 1, sizeof **drvs);
+	if (!*json || !*drvs) {
+		sp_fail_errno(err, ENOMEM, "%s", file);
+		goto out;
+	}
+	json_array_foreach(list, i, v) {
+		const char *d = json_string_value(v);
+		if (!d || strncmp(d, "/nix/store/", 11) != 0 || strchr(d, '\n')) {
+			sp_fail(err, SP_ERR_USAGE, "%s: drvs[%zu]: expected a store path", file, i);
+			goto out;
+		}
+		(*drvs)[i] = strdup(d);
+		if (!(*drvs)[i]) {
+			sp_fail_errno(err, ENOMEM, "%s", file);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	json_decref(root);
+	return ret;
+}
+
 int sp_config_load(const char *file, struct sp_config *out, struct sp_err *err)
 {
 	struct buf text = { .max = CONFIG_MAX };
+	char *json = NULL;
+	char **drvs = NULL;
 	int ret;
 
 	memset(out, 0, sizeof *out);
-	if (ends_with(file, ".nix"))
+	if (ends_with(file, ".nix")) {
 		ret = eval_nix(file, &text, err);
-	else
+		if (ret == 0)
+			ret = split_eval(file, &text, &json, &drvs, err);
+	} else {
 		ret = read_file(file, &text, err);
+		if (ret == 0) {
+			json = strndup(text.data ? text.data : "", text.len);
+			if (!json)
+				ret = sp_fail_errno(err, ENOMEM, "%s", file);
+		}
+	}
 	if (ret == 0)
-		ret = sp_config_parse(text.data ? text.data : "", text.len, file, out, err);
+		ret = sp_config_parse(json, strlen(json), file, out, err);
+	if (ret == 0) {
+		out->json = json;
+		out->derivations = drvs;
+		json = NULL;
+		drvs = NULL;
+	}
+	free(json);
+	for (size_t i = 0; drvs && drvs[i]; i++)
+		free(drvs[i]);
+	free(drvs);
 	free(text.data);
 	return ret;
 }

@@ -36,6 +36,8 @@ void sp_config_free(struct sp_config *cfg)
 		free_instance(&cfg->instances[i]);
 	free(cfg->instances);
 	free(cfg->file);
+	free(cfg->json);
+	free_strv(cfg->derivations);
 	memset(cfg, 0, sizeof *cfg);
 }
 

@@ -62,12 +62,18 @@ struct sp_instance {
 
 struct sp_config {
 	char *file; /* as given, for messages */
+	char *json; /* the configuration as JSON text: what a generation records
+		       (set by sp_config_load; NULL after sp_config_parse alone) */
+	char **derivations; /* NULL-terminated .drv paths to realise (from
+			       a .nix file's software); NULL when none */
 	struct sp_instance *instances;
 	size_t n_instances;
 };
 
-/* Reads FILE: ".json" is parsed directly, ".nix" is evaluated with
- * nix-instantiate --eval --strict --json first.  Errors are of kind
+/* Reads FILE: ".json" is parsed directly, ".nix" is evaluated first with
+ * nix-instantiate --eval --strict --json through nix/eval.nix, which also
+ * lists the derivations of every instance's software (out->derivations)
+ * without building them.  Errors are of kind
  * SP_ERR_USAGE and read "FILE: KEY.PATH: expected ..." or
  * "FILE:LINE:COL: ..." for JSON syntax. */
 int sp_config_load(const char *file, struct sp_config *out, struct sp_err *err);

@@ -274,7 +274,7 @@ static void test_nix_errors(void **state)
 	/* Functions have no JSON form. */
 	write_file(f, "function.nix", "{ instances.a = x: x; }");
 	expect_load_error(f->path, SP_ERR_USAGE, "function.nix: error: ");
-	expect_load_error("/nonexistent/spectrum.nix", SP_ERR_USAGE, "/nonexistent/spectrum.nix: error: ");
+	expect_load_error("/nonexistent/spectrum.nix", SP_ERR_USAGE, "/nonexistent/spectrum.nix: cannot read: No such file");
 }
 
 static void test_nix_search_path(void **state)
