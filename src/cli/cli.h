@@ -33,9 +33,20 @@ void sp_command_usage(const struct sp_command *cmd, FILE *out);
 /* True when ARG is -h or --help. */
 bool sp_is_help(const char *arg);
 
-/* Loads FILE and finds NAME in it, with errors that name both. */
-int sp_cli_instance(const char *file, const char *name, struct sp_config *cfg,
+/* Loads FILE, or the current generation when FILE is NULL, and finds NAME
+ * in it, with errors that name both. */
+int sp_cli_instance(const struct sp_cli *cli, const char *file, const char *name, struct sp_config *cfg,
 		    const struct sp_instance **inst, struct sp_err *err);
+
+struct sp_store;
+/* The configuration recorded in generation N / in the current one. */
+int sp_cli_load_generation(const struct sp_store *store, unsigned n, struct sp_config *cfg, struct sp_err *err);
+int sp_cli_load_current(const struct sp_cli *cli, struct sp_config *cfg, unsigned *number, struct sp_err *err);
+
+int sp_cmd_switch(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
+int sp_cmd_generations(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
+int sp_cmd_rollback(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
+int sp_cmd_diff(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
 
 /* "256M" for 268435456, for messages and tables. */
 void sp_format_size(unsigned long long bytes, char *buf, size_t size);

@@ -213,7 +213,7 @@ int sp_cmd_inspect(const struct sp_cli *cli, int argc, char **argv, struct sp_er
 	}
 	if (!name)
 		return sp_fail(err, SP_ERR_USAGE, "inspect: missing instance name");
-	if (sp_cli_instance(config, name, &cfg, &inst, err) < 0)
+	if (sp_cli_instance(cli, config, name, &cfg, &inst, err) < 0)
 		return -1;
 	if (sp_store_open(cli->state_dir, cli->run_dir, &store, err) < 0)
 		goto out_cfg;

@@ -43,7 +43,7 @@ int sp_cmd_run(const struct sp_cli *cli, int argc, char **argv, struct sp_err *e
 		return sp_fail(err, SP_ERR_USAGE, "run: missing instance name (see spectrum run --help)");
 	if (command && !command[0])
 		return sp_fail(err, SP_ERR_USAGE, "run: nothing after --");
-	if (sp_cli_instance(config, name, &cfg, &inst, err) < 0)
+	if (sp_cli_instance(cli, config, name, &cfg, &inst, err) < 0)
 		return -1;
 	if (sp_store_open(cli->state_dir, cli->run_dir, &store, err) < 0)
 		goto out_cfg;

@@ -24,10 +24,24 @@ static const struct sp_command commands[] = {
 	  "will be applied.  Starts nothing.\n\n"
 	  "  --config FILE   the configuration (.json or .nix)\n"
 	  "  --json          the plan as JSON\n" },
-	{ "switch", NULL, "switch [FILE]", NULL },
-	{ "generations", NULL, "generations", NULL },
-	{ "rollback", NULL, "rollback", NULL },
-	{ "diff", NULL, "diff [A B]", NULL },
+	{ "switch", sp_cmd_switch, "switch [FILE]",
+	  "Evaluates FILE (.nix with Nix, or .json), validates it, builds every\n"
+	  "derivation it references, registers GC roots for its software, records\n"
+	  "each instance's closure and hashes as a new generation, and makes that\n"
+	  "generation current with one atomic rename.  Without FILE, the file of the\n"
+	  "current generation is evaluated again.  Prints, per instance, what changes:\n"
+	  "what would start, stop or restart (instances are not supervised yet).\n"
+	  "Bad configuration changes nothing.\n" },
+	{ "generations", sp_cmd_generations, "generations",
+	  "Lists the generations: number, * for the current one, when, how many\n"
+	  "instances, and the file each was made from.\n" },
+	{ "rollback", sp_cmd_rollback, "rollback",
+	  "Makes the generation before the current one current again, atomically,\n"
+	  "and says what changes.\n" },
+	{ "diff", sp_cmd_diff, "diff [A B]",
+	  "The difference between generations A and B (default: the one before the\n"
+	  "current and the current), per instance in plain words: software changed,\n"
+	  "grant added or removed, limit raised, instance removed...\n" },
 	{ "list", NULL, "list [--json]", NULL },
 	{ "start", NULL, "start NAME...", NULL },
 	{ "stop", NULL, "stop NAME...", NULL },

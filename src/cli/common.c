@@ -3,17 +3,21 @@
 
 #include "cli/cli.h"
 
-int sp_cli_instance(const char *file, const char *name, struct sp_config *cfg,
+int sp_cli_instance(const struct sp_cli *cli, const char *file, const char *name, struct sp_config *cfg,
 		    const struct sp_instance **inst, struct sp_err *err)
 {
-	if (!file)
-		return sp_fail(err, SP_ERR_USAGE,
-			       "no configuration: pass --config FILE (switch and generations are not built yet)");
+	unsigned gen = 0;
+	char where[64];
+
 	if (!sp_name_valid(name))
 		return sp_fail(err, SP_ERR_USAGE, "%s: not a valid instance name (expected [a-z0-9][a-z0-9-]{0,62})",
 			       name);
-	if (sp_config_load(file, cfg, err) < 0)
+	if (file ? sp_config_load(file, cfg, err) < 0 : sp_cli_load_current(cli, cfg, &gen, err) < 0)
 		return -1;
+	if (!file) {
+		snprintf(where, sizeof where, "generation %u", gen);
+		file = where;
+	}
 	*inst = sp_config_find(cfg, name);
 	if (!*inst) {
 		char have[512] = "";

@@ -1,0 +1,290 @@
+/* `switch [FILE]`: evaluate, validate, build, record a generation, make it
+ * current, and say what changes for each instance.  Nothing stored or
+ * running is touched until the configuration has evaluated, validated and
+ * built; a crash at any point leaves the previous generation in force. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/integrity.h"
+#include "config/diff.h"
+#include "store/generation.h"
+#include "store/nixdb.h"
+#include "util/cleanup.h"
+#include "util/strv.h"
+
+#define GC_ROOTS "/nix/var/nix/gcroots/spectrum"
+
+static int realise(char *const *drvs, struct sp_err *err)
+{
+	char **argv = NULL;
+	cleanup_free char *out = NULL;
+	int r;
+
+	if (!drvs || !drvs[0])
+		return 0;
+	if (sp_strv_push(&argv, "nix-store") < 0 || sp_strv_push(&argv, "--realise") < 0)
+		goto nomem;
+	for (size_t i = 0; drvs[i]; i++)
+		if (sp_strv_push(&argv, drvs[i]) < 0)
+			goto nomem;
+	r = sp_capture(argv, "NIX_CONFIG=build-users-group =", &out, err);
+	sp_strv_free(argv);
+	if (r < 0) {
+		err->kind = SP_ERR_USAGE;
+		return sp_err_wrap(err, "build the software");
+	}
+	return 0;
+nomem:
+	sp_strv_free(argv);
+	return sp_fail_errno(err, ENOMEM, "build");
+}
+
+/* Every store path of every instance, each once. */
+static char **all_software(const struct sp_config *cfg)
+{
+	char **v = NULL;
+
+	for (size_t i = 0; i < cfg->n_instances; i++)
+		for (size_t k = 0; cfg->instances[i].store_paths && cfg->instances[i].store_paths[k]; k++)
+			if (!sp_strv_contains(v, cfg->instances[i].store_paths[k]))
+				sp_strv_push(&v, cfg->instances[i].store_paths[k]);
+	return v;
+}
+
+struct text {
+	char *s;
+	size_t len;
+};
+
+__attribute__((format(printf, 2, 3)))
+static int append(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	char *line;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	char *ns = realloc(t->s, t->len + (size_t)n + 1);
+	if (!ns) {
+		free(line);
+		return -1;
+	}
+	memcpy(ns + t->len, line, (size_t)n + 1);
+	t->s = ns;
+	t->len += (size_t)n;
+	free(line);
+	return 0;
+}
+
+/* The closure of each instance and the registered hash of each path. */
+static int record_closures(struct sp_gen_writer *w, const struct sp_config *cfg, const struct sp_nix_db *db,
+			   struct sp_err *err)
+{
+	struct text closure = { 0 }, hashes = { 0 };
+	int ret = -1;
+
+	for (size_t i = 0; i < cfg->n_instances; i++) {
+		char **paths = NULL;
+		if (sp_nixdb_closure(db, cfg->instances[i].store_paths, &paths, err) < 0)
+			goto out;
+		for (size_t k = 0; paths && paths[k]; k++)
+			if (append(&closure, "%s\t%s\n", cfg->instances[i].name, paths[k]) < 0) {
+				sp_strv_free(paths);
+				goto nomem;
+			}
+		sp_strv_free(paths);
+	}
+	for (size_t i = 0; i < db->n; i++)
+		if (append(&hashes, "%s\t%s\n", db->p[i].path, db->p[i].hash) < 0)
+			goto nomem;
+	if (sp_gen_write(w, SP_GEN_CLOSURE, closure.s ? closure.s : "", closure.len, err) < 0 ||
+	    sp_gen_write(w, SP_GEN_HASHES, hashes.s ? hashes.s : "", hashes.len, err) < 0)
+		goto out;
+	ret = 0;
+	goto out;
+nomem:
+	sp_fail_errno(err, ENOMEM, "record closures");
+out:
+	free(closure.s);
+	free(hashes.s);
+	return ret;
+}
+
+/* GC roots: /nix/var/nix/gcroots/spectrum/STORE/N/K -> each top-level
+ * store path of generation N, made before the generation exists, so that
+ * nothing a complete generation uses can be collected. */
+static void roots_dir(const struct sp_store *store, char *buf, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (const char *p = store->root; *p; p++) {
+		h ^= (unsigned char)*p;
+		h *= 1099511628211ull;
+	}
+	snprintf(buf, n, GC_ROOTS "/%016llx", (unsigned long long)h);
+}
+
+static int mkdir_p(const char *path, struct sp_err *err)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return sp_fail_errno(err, errno, "create %s", buf);
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return sp_fail_errno(err, errno, "create %s", buf);
+	return 0;
+}
+
+static int add_roots(const struct sp_store *store, unsigned gen, char *const *paths, struct sp_err *err)
+{
+	char dir[512], link[600];
+
+	roots_dir(store, dir, sizeof dir);
+	snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "/%u", gen);
+	if (mkdir_p(dir, err) < 0)
+		return sp_err_wrap(err, "GC roots");
+	for (size_t i = 0; paths && paths[i]; i++) {
+		snprintf(link, sizeof link, "%s/%zu", dir, i);
+		unlink(link);
+		if (symlink(paths[i], link) < 0)
+			return sp_fail_errno(err, errno, "GC root %s", link);
+	}
+	return 0;
+}
+
+static const char *verb(const struct sp_instance_diff *d)
+{
+	switch (d->kind) {
+	case SP_DIFF_ADDED:
+		return d->autostart ? "would start (new)" : "new, not started (autostart is off)";
+	case SP_DIFF_REMOVED:
+		return "would stop (removed)";
+	case SP_DIFF_CHANGED:
+		return d->needs_restart ? "would restart" : "changed, no restart needed";
+	case SP_DIFF_SAME:
+		return "unchanged";
+	}
+	return "?";
+}
+
+void sp_print_diff(const struct sp_instance_diff *d, size_t n, bool plan)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *what = plan ? verb(&d[i])
+			: d[i].kind == SP_DIFF_ADDED ? "added"
+			: d[i].kind == SP_DIFF_REMOVED ? "removed"
+			: d[i].kind == SP_DIFF_CHANGED ? "changed" : "unchanged";
+		printf("  %-20s %s\n", d[i].name, what);
+		for (size_t k = 0; d[i].changes && d[i].changes[k]; k++)
+			printf("  %-20s   - %s\n", "", d[i].changes[k]);
+	}
+}
+
+int sp_cmd_switch(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err)
+{
+	const char *file = NULL;
+	cleanup_free char *source = NULL, *old_source = NULL;
+	struct sp_config cfg = { 0 }, old = { 0 };
+	struct sp_nix_db db = { 0 };
+	struct sp_gen_writer w = { .dirfd = -1 };
+	struct sp_instance_diff *diff = NULL;
+	struct sp_store store;
+	char **software = NULL;
+	unsigned cur = 0;
+	size_t ndiff = 0;
+	char created[32];
+	int ret = -1;
+	bool writing = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-')
+			return sp_fail(err, SP_ERR_USAGE, "switch: %s: unknown option", argv[i]);
+		if (file)
+			return sp_fail(err, SP_ERR_USAGE, "switch: %s: unexpected argument", argv[i]);
+		file = argv[i];
+	}
+	if (sp_store_open(cli->state_dir, cli->run_dir, &store, err) < 0)
+		return -1;
+	if (sp_gen_current(&store, &cur, err) < 0)
+		goto out;
+	if (cur) {
+		if (sp_cli_load_generation(&store, cur, &old, err) < 0 ||
+		    sp_gen_read(&store, cur, SP_GEN_SOURCE, &old_source, NULL, err) < 0)
+			goto out;
+		old_source[strcspn(old_source, "\n")] = '\0';
+	}
+	if (!file && !old_source) {
+		sp_fail(err, SP_ERR_USAGE, "switch: no FILE given and no current generation to take it from");
+		goto out;
+	}
+	if (!file)
+		file = old_source;
+	source = realpath(file, NULL);
+	if (!source) {
+		sp_fail_errno(err, errno, "%s", file);
+		err->kind = SP_ERR_USAGE;
+		goto out;
+	}
+	/* Evaluate, validate and build before anything is written. */
+	if (sp_config_load(file, &cfg, err) < 0 || realise(cfg.derivations, err) < 0)
+		goto out;
+	software = all_software(&cfg);
+	if (software && sp_nixdb_query(software, &db, err) < 0)
+		goto out;
+
+	if (sp_gen_begin(&store, &w, err) < 0)
+		goto out;
+	writing = true;
+	snprintf(created, sizeof created, "%lld\n", (long long)time(NULL));
+	if (sp_gen_write(&w, SP_GEN_CONFIG, cfg.json, strlen(cfg.json), err) < 0 ||
+	    sp_gen_write(&w, SP_GEN_SOURCE, source, strlen(source), err) < 0 ||
+	    sp_gen_write(&w, SP_GEN_CREATED, created, strlen(created), err) < 0 ||
+	    record_closures(&w, &cfg, &db, err) < 0 ||
+	    sp_integrity_record(&store, cur, &w, &cfg, &db, err) < 0 ||
+	    add_roots(&store, w.number, software, err) < 0 ||
+	    sp_gen_commit(&store, &w, err) < 0)
+		goto out;
+	writing = false;
+	if (sp_gen_set_current(&store, w.number, err) < 0)
+		goto out;
+
+	if (sp_config_diff(cur ? &old : NULL, &cfg, &diff, &ndiff, err) < 0)
+		goto out;
+	if (cur)
+		printf("generation %u is current (it was %u), from %s\n", w.number, cur, source);
+	else
+		printf("generation %u is current (the first), from %s\n", w.number, source);
+	sp_print_diff(diff, ndiff, true);
+	printf("(instances are not supervised yet: nothing was started, stopped or restarted)\n");
+	ret = 0;
+out:
+	if (writing)
+		sp_gen_abort(&store, &w);
+	sp_config_diff_free(diff, ndiff);
+	sp_strv_free(software);
+	sp_nixdb_free(&db);
+	sp_config_free(&cfg);
+	sp_config_free(&old);
+	sp_store_close(&store);
+	return ret;
+}
