@@ -43,6 +43,9 @@ struct sp_store;
 int sp_cli_load_generation(const struct sp_store *store, unsigned n, struct sp_config *cfg, struct sp_err *err);
 int sp_cli_load_current(const struct sp_cli *cli, struct sp_config *cfg, unsigned *number, struct sp_err *err);
 
+/* nix-store --realise of CFG's derivations, when it has any. */
+int sp_cli_realise(const struct sp_config *cfg, struct sp_err *err);
+
 int sp_cmd_switch(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
 int sp_cmd_generations(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
 int sp_cmd_rollback(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);

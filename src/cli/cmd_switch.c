@@ -19,34 +19,10 @@
 #include "store/generation.h"
 #include "store/nixdb.h"
 #include "util/cleanup.h"
+#include "util/nixenv.h"
 #include "util/strv.h"
 
 #define GC_ROOTS "/nix/var/nix/gcroots/spectrum"
-
-static int realise(char *const *drvs, struct sp_err *err)
-{
-	char **argv = NULL;
-	cleanup_free char *out = NULL;
-	int r;
-
-	if (!drvs || !drvs[0])
-		return 0;
-	if (sp_strv_push(&argv, "nix-store") < 0 || sp_strv_push(&argv, "--realise") < 0)
-		goto nomem;
-	for (size_t i = 0; drvs[i]; i++)
-		if (sp_strv_push(&argv, drvs[i]) < 0)
-			goto nomem;
-	r = sp_capture(argv, "NIX_CONFIG=build-users-group =", &out, err);
-	sp_strv_free(argv);
-	if (r < 0) {
-		err->kind = SP_ERR_USAGE;
-		return sp_err_wrap(err, "build the software");
-	}
-	return 0;
-nomem:
-	sp_strv_free(argv);
-	return sp_fail_errno(err, ENOMEM, "build");
-}
 
 /* Every store path of every instance, each once. */
 static char **all_software(const struct sp_config *cfg)
@@ -246,7 +222,7 @@ int sp_cmd_switch(const struct sp_cli *cli, int argc, char **argv, struct sp_err
 		goto out;
 	}
 	/* Evaluate, validate and build before anything is written. */
-	if (sp_config_load(file, &cfg, err) < 0 || realise(cfg.derivations, err) < 0)
+	if (sp_config_load(file, &cfg, err) < 0 || sp_cli_realise(&cfg, err) < 0)
 		goto out;
 	software = all_software(&cfg);
 	if (software && sp_nixdb_query(software, &db, err) < 0)

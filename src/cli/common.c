@@ -1,7 +1,11 @@
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "util/cleanup.h"
+#include "util/nixenv.h"
+#include "util/strv.h"
 
 int sp_cli_instance(const struct sp_cli *cli, const char *file, const char *name, struct sp_config *cfg,
 		    const struct sp_instance **inst, struct sp_err *err)
@@ -14,6 +18,10 @@ int sp_cli_instance(const struct sp_cli *cli, const char *file, const char *name
 			       name);
 	if (file ? sp_config_load(file, cfg, err) < 0 : sp_cli_load_current(cli, cfg, &gen, err) < 0)
 		return -1;
+	if (file && sp_cli_realise(cfg, err) < 0) {
+		sp_config_free(cfg);
+		return -1;
+	}
 	if (!file) {
 		snprintf(where, sizeof where, "generation %u", gen);
 		file = where;
@@ -47,3 +55,32 @@ void sp_format_size(unsigned long long bytes, char *buf, size_t size)
 	else
 		snprintf(buf, size, "%llu%c", bytes, units[u]);
 }
+
+/* Builds the derivations a .nix configuration references (a no-op for
+ * what is built already), so that `run --config X.nix` needs no switch. */
+int sp_cli_realise(const struct sp_config *cfg, struct sp_err *err)
+{
+	char *const *drvs = cfg->derivations;
+	char **argv = NULL;
+	cleanup_free char *out = NULL;
+	int r;
+
+	if (!drvs || !drvs[0])
+		return 0;
+	if (sp_strv_push(&argv, "nix-store") < 0 || sp_strv_push(&argv, "--realise") < 0)
+		goto nomem;
+	for (size_t i = 0; drvs[i]; i++)
+		if (sp_strv_push(&argv, drvs[i]) < 0)
+			goto nomem;
+	r = sp_capture(argv, SP_NIX_ENV, &out, err);
+	sp_strv_free(argv);
+	if (r < 0) {
+		err->kind = SP_ERR_USAGE;
+		return sp_err_wrap(err, "build the software");
+	}
+	return 0;
+nomem:
+	sp_strv_free(argv);
+	return sp_fail_errno(err, ENOMEM, "build");
+}
+

@@ -42,6 +42,12 @@ static bool in_list(char *const *v, const char *s)
 	return false;
 }
 
+/* "writer" of "/nix/store/<32 chars>-writer". */
+static const char *store_name(const char *path)
+{
+	return strlen(path) > 44 ? path + 44 : path;
+}
+
 static void join(char *const *v, char *buf, size_t size)
 {
 	size_t len = 0;
@@ -115,12 +121,31 @@ static int compare(const struct sp_instance *a, const struct sp_instance *b, str
 
 	/* Software, each store path on its own: an app updated on its own
 	 * shows as exactly its old and new path. */
-	for (size_t k = 0; a->store_paths && a->store_paths[k]; k++)
-		if (!in_list(b->store_paths, a->store_paths[k]))
-			r |= say(&v, "software removed: %s", a->store_paths[k]);
-	for (size_t k = 0; b->store_paths && b->store_paths[k]; k++)
-		if (!in_list(a->store_paths, b->store_paths[k]))
+	for (size_t k = 0; a->store_paths && a->store_paths[k]; k++) {
+		const char *old_path = a->store_paths[k], *same = NULL;
+		if (in_list(b->store_paths, old_path))
+			continue;
+		/* The same package name in a new build: one change, not a
+		 * removal and an addition. */
+		for (size_t j = 0; b->store_paths && b->store_paths[j] && !same; j++)
+			if (!in_list(a->store_paths, b->store_paths[j]) &&
+			    strcmp(store_name(b->store_paths[j]), store_name(old_path)) == 0)
+				same = b->store_paths[j];
+		if (same)
+			r |= say(&v, "software changed from %s to %s", old_path, same);
+		else
+			r |= say(&v, "software removed: %s", old_path);
+	}
+	for (size_t k = 0; b->store_paths && b->store_paths[k]; k++) {
+		bool paired = false;
+		if (in_list(a->store_paths, b->store_paths[k]))
+			continue;
+		for (size_t j = 0; a->store_paths && a->store_paths[j]; j++)
+			paired |= !in_list(b->store_paths, a->store_paths[j]) &&
+				  strcmp(store_name(a->store_paths[j]), store_name(b->store_paths[k])) == 0;
+		if (!paired)
 			r |= say(&v, "software added: %s", b->store_paths[k]);
+	}
 	if (a->software_host != b->software_host)
 		r |= say(&v, "host software (/usr) %s", b->software_host ? "added" : "removed");
 	join(a->command, x, sizeof x);

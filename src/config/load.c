@@ -17,6 +17,7 @@
 #include "config/model.h"
 #include "util/cleanup.h"
 #include "util/err.h"
+#include "util/nixenv.h"
 
 /* A configuration is a few kilobytes; the limit only stops a mistake (a
  * device, a huge file) from eating memory. */
@@ -27,7 +28,7 @@
 
 /* Debian's nix-bin warns on every run that the "nixbld" group is missing;
  * evaluation needs no build users, so the setting is emptied. */
-#define NIX_CONFIG_EXTRA "build-users-group ="
+#define NIX_CONFIG_EXTRA SP_NIX_CONFIG
 
 struct buf {
 	char *data;
@@ -222,15 +223,19 @@ static int collect(int out_fd, int err_fd, struct buf *out, struct buf *errb)
 static const char eval_wrapper[] =
 	"{ file }:\n"
 	"let\n"
-	"  config = import (/. + file);\n"
+	"  value = import (/. + file);\n"
+	"  config = if builtins.isFunction value then value { } else value;\n"
 	"  isDrv = x: builtins.isAttrs x && x ? drvPath;\n"
-	"  softwareOf = i: if builtins.isAttrs i && i ? software && builtins.isList i.software\n"
+	"  softwareOf = i: if builtins.isAttrs i && builtins.isList (i.software or null)\n"
 	"    then i.software else [ ];\n"
-	"  instances = if builtins.isAttrs config && config ? instances && builtins.isAttrs config.instances\n"
+	"  instances = if builtins.isAttrs config && builtins.isAttrs (config.instances or null)\n"
 	"    then builtins.attrValues config.instances else [ ];\n"
+	"  drvPaths = map (d: d.drvPath) (builtins.filter isDrv (builtins.concatMap softwareOf instances));\n"
 	"in {\n"
 	"  inherit config;\n"
-	"  drvs = map (d: d.drvPath) (builtins.filter isDrv (builtins.concatMap softwareOf instances));\n"
+	"  # each once: fifty instances of ten apps are ten builds\n"
+	"  drvs = builtins.attrNames (builtins.listToAttrs (map (p: {\n"
+	"    name = builtins.unsafeDiscardStringContext p; value = null; }) drvPaths));\n"
 	"}\n";
 
 /* Where the Nix library is: SPECTRUM_NIX_DIR, else the repository's nix/

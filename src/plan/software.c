@@ -9,6 +9,7 @@
 
 #include "plan/plan-internal.h"
 #include "util/cleanup.h"
+#include "util/nixenv.h"
 #include "util/strv.h"
 
 /* The top-level directories that a merged-/usr or split host keeps next
@@ -61,7 +62,7 @@ static int closure(char *const *paths, char ***out, struct sp_err *err)
 	for (size_t i = 0; paths[i]; i++)
 		if (sp_strv_push(&argv, paths[i]) < 0)
 			goto nomem;
-	if (sp_capture(argv, "NIX_CONFIG=build-users-group =", &text, err) < 0) {
+	if (sp_capture(argv, SP_NIX_ENV, &text, err) < 0) {
 		sp_err_wrap(err, "closure of the software");
 		goto out;
 	}

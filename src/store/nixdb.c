@@ -4,6 +4,7 @@
 
 #include "store/nixdb.h"
 #include "util/cleanup.h"
+#include "util/nixenv.h"
 #include "util/strv.h"
 
 const struct sp_nix_path *sp_nixdb_find(const struct sp_nix_db *db, const char *path)
@@ -95,7 +96,7 @@ int sp_nixdb_query(char *const *roots, struct sp_nix_db *db, struct sp_err *err)
 				sp_strv_free(argv);
 				goto nomem;
 			}
-		ret = sp_capture(argv, "NIX_CONFIG=build-users-group =", &out, err);
+		ret = sp_capture(argv, SP_NIX_ENV, &out, err);
 		sp_strv_free(argv);
 		sp_strv_free(todo);
 		todo = NULL;
