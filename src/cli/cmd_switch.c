@@ -2,6 +2,7 @@
  * current, and say what changes for each instance.  Nothing stored or
  * running is touched until the configuration has evaluated, validated and
  * built; a crash at any point leaves the previous generation in force. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -131,11 +132,87 @@ static int mkdir_p(const char *path, struct sp_err *err)
 	return 0;
 }
 
+static void remove_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	char sub[1024];
+
+	while (d && (e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+		if (e->d_type == DT_DIR)
+			remove_dir(sub);
+		else
+			unlink(sub);
+	}
+	if (d)
+		closedir(d);
+	rmdir(path);
+}
+
+/* Roots of generations that are gone (a store removed, a generation
+ * deleted by hand) would keep their software forever: each roots
+ * directory names its store, and is pruned when that store or
+ * generation no longer exists. */
+static void prune_roots(void)
+{
+	DIR *top = opendir(GC_ROOTS);
+	struct dirent *e;
+
+	while (top && (e = readdir(top))) {
+		char dir[512], owner[4096] = "", gen[4600];
+		struct dirent *g;
+		DIR *d;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(dir, sizeof dir, GC_ROOTS "/%s", e->d_name);
+		snprintf(gen, sizeof gen, "%s/store", dir);
+		f = fopen(gen, "re");
+		if (!f)
+			continue; /* not ours, or being made: leave it */
+		if (!fgets(owner, sizeof owner, f))
+			owner[0] = '\0';
+		fclose(f);
+		owner[strcspn(owner, "\n")] = '\0';
+		snprintf(gen, sizeof gen, "%s/generations", owner);
+		if (!owner[0] || access(gen, F_OK) < 0) {
+			remove_dir(dir);
+			continue;
+		}
+		d = opendir(dir);
+		while (d && (g = readdir(d))) {
+			if (g->d_name[0] < '1' || g->d_name[0] > '9')
+				continue;
+			snprintf(gen, sizeof gen, "%s/generations/%s", owner, g->d_name);
+			if (access(gen, F_OK) < 0) {
+				char sub[1024];
+				snprintf(sub, sizeof sub, "%s/%s", dir, g->d_name);
+				remove_dir(sub);
+			}
+		}
+		if (d)
+			closedir(d);
+	}
+	if (top)
+		closedir(top);
+}
+
 static int add_roots(const struct sp_store *store, unsigned gen, char *const *paths, struct sp_err *err)
 {
 	char dir[512], link[600];
+	FILE *f;
 
 	roots_dir(store, dir, sizeof dir);
+	if (mkdir_p(dir, err) < 0)
+		return sp_err_wrap(err, "GC roots");
+	snprintf(link, sizeof link, "%s/store", dir);
+	f = fopen(link, "we");
+	if (!f || fprintf(f, "%s\n", store->root) < 0 || fclose(f) != 0)
+		return sp_fail_errno(err, errno, "write %s", link);
 	snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "/%u", gen);
 	if (mkdir_p(dir, err) < 0)
 		return sp_err_wrap(err, "GC roots");
@@ -228,6 +305,7 @@ int sp_cmd_switch(const struct sp_cli *cli, int argc, char **argv, struct sp_err
 	if (software && sp_nixdb_query(software, &db, err) < 0)
 		goto out;
 
+	prune_roots();
 	if (sp_gen_begin(&store, &w, err) < 0)
 		goto out;
 	writing = true;
