@@ -71,6 +71,7 @@ static int record_closures(struct sp_gen_writer *w, const struct sp_config *cfg,
 			   struct sp_err *err)
 {
 	struct text closure = { 0 }, hashes = { 0 };
+	char **all = NULL;
 	int ret = -1;
 
 	for (size_t i = 0; i < cfg->n_instances; i++) {
@@ -78,23 +79,28 @@ static int record_closures(struct sp_gen_writer *w, const struct sp_config *cfg,
 		if (sp_nixdb_closure(db, cfg->instances[i].store_paths, &paths, err) < 0)
 			goto out;
 		for (size_t k = 0; paths && paths[k]; k++)
-			if (append(&closure, "%s\t%s\n", cfg->instances[i].name, paths[k]) < 0) {
+			if (append(&closure, "%s\t%s\n", cfg->instances[i].name, paths[k]) < 0 ||
+			    (!sp_strv_contains(all, paths[k]) && sp_strv_push(&all, paths[k]) < 0)) {
 				sp_strv_free(paths);
 				goto nomem;
 			}
 		sp_strv_free(paths);
 	}
-	for (size_t i = 0; i < db->n; i++)
-		if (append(&hashes, "%s\t%s\n", db->p[i].path, db->p[i].hash) < 0)
-			goto nomem;
+	/* Only this generation's paths: what earlier ones knew was only
+	 * there to spare questions to Nix. */
+	hashes.s = sp_nixdb_format(db, all ? all : (char *[]){ NULL });
+	if (!hashes.s)
+		goto nomem;
+	hashes.len = strlen(hashes.s);
 	if (sp_gen_write(w, SP_GEN_CLOSURE, closure.s ? closure.s : "", closure.len, err) < 0 ||
-	    sp_gen_write(w, SP_GEN_HASHES, hashes.s ? hashes.s : "", hashes.len, err) < 0)
+	    sp_gen_write(w, SP_GEN_HASHES, hashes.s, hashes.len, err) < 0)
 		goto out;
 	ret = 0;
 	goto out;
 nomem:
 	sp_fail_errno(err, ENOMEM, "record closures");
 out:
+	sp_strv_free(all);
 	free(closure.s);
 	free(hashes.s);
 	return ret;
@@ -302,6 +308,12 @@ int sp_cmd_switch(const struct sp_cli *cli, int argc, char **argv, struct sp_err
 	if (sp_config_load(file, &cfg, err) < 0 || sp_cli_realise(&cfg, err) < 0)
 		goto out;
 	software = all_software(&cfg);
+	if (cur) {
+		cleanup_free char *known = NULL;
+		if (sp_gen_read(&store, cur, SP_GEN_HASHES, &known, NULL, err) < 0 ||
+		    sp_nixdb_load(&db, known, err) < 0)
+			goto out;
+	}
 	if (software && sp_nixdb_query(software, &db, err) < 0)
 		goto out;
 

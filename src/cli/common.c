@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "util/cleanup.h"
@@ -63,9 +64,17 @@ int sp_cli_realise(const struct sp_config *cfg, struct sp_err *err)
 	char *const *drvs = cfg->derivations;
 	char **argv = NULL;
 	cleanup_free char *out = NULL;
+	bool built = true;
 	int r;
 
 	if (!drvs || !drvs[0])
+		return 0;
+	/* Every output there already (the usual case of a switch that
+	 * changes a grant): nothing to build, no nix-store to start. */
+	for (size_t i = 0; i < cfg->n_instances && built; i++)
+		for (size_t k = 0; cfg->instances[i].store_paths && cfg->instances[i].store_paths[k]; k++)
+			built &= access(cfg->instances[i].store_paths[k], F_OK) == 0;
+	if (built)
 		return 0;
 	if (sp_strv_push(&argv, "nix-store") < 0 || sp_strv_push(&argv, "--realise") < 0)
 		goto nomem;

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,4 +158,66 @@ void sp_nixdb_free(struct sp_nix_db *db)
 	free(db->p);
 	db->p = NULL;
 	db->n = 0;
+}
+
+int sp_nixdb_load(struct sp_nix_db *db, const char *text, struct sp_err *err)
+{
+	cleanup_free char *copy = strdup(text ? text : "");
+	char *save = NULL, *line;
+
+	if (!copy)
+		return sp_fail_errno(err, ENOMEM, "nix db");
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *path = line, *hash = strchr(line, '\t'), *refs, *rsave = NULL;
+		struct sp_nix_path *np;
+
+		if (!hash)
+			continue;
+		*hash++ = '\0';
+		refs = strchr(hash, '\t');
+		if (refs)
+			*refs++ = '\0';
+		if (!valid_store_path(path) || strlen(hash) != 64 || sp_nixdb_find(db, path))
+			continue;
+		np = realloc(db->p, (db->n + 1) * sizeof *np);
+		if (!np)
+			return sp_fail_errno(err, ENOMEM, "nix db");
+		db->p = np;
+		np = &db->p[db->n];
+		memset(np, 0, sizeof *np);
+		np->path = strdup(path);
+		memcpy(np->hash, hash, 64);
+		db->n++;
+		if (!np->path)
+			return sp_fail_errno(err, ENOMEM, "nix db");
+		for (char *r = refs ? strtok_r(refs, " ", &rsave) : NULL; r; r = strtok_r(NULL, " ", &rsave))
+			if (valid_store_path(r) && sp_strv_push(&np->refs, r) < 0)
+				return sp_fail_errno(err, ENOMEM, "nix db");
+	}
+	return 0;
+}
+
+char *sp_nixdb_format(const struct sp_nix_db *db, char *const *only)
+{
+	size_t cap = 1;
+	char *s, *p;
+
+	for (size_t i = 0; i < db->n; i++) {
+		cap += strlen(db->p[i].path) + 68;
+		for (size_t r = 0; db->p[i].refs && db->p[i].refs[r]; r++)
+			cap += strlen(db->p[i].refs[r]) + 1;
+	}
+	s = p = malloc(cap);
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < db->n; i++) {
+		if (only && !sp_strv_contains(only, db->p[i].path))
+			continue;
+		p += sprintf(p, "%s\t%s\t", db->p[i].path, db->p[i].hash);
+		for (size_t r = 0; db->p[i].refs && db->p[i].refs[r]; r++)
+			p += sprintf(p, "%s%s", r ? " " : "", db->p[i].refs[r]);
+		*p++ = '\n';
+	}
+	*p = '\0';
+	return s;
 }

@@ -19,7 +19,17 @@ struct sp_nix_db {
 	size_t n;
 };
 
-/* Registers ROOTS and everything they reference, transitively. */
+/* Adds what TEXT records ("PATH\tHEX\tREF REF..." lines, as
+ * sp_nixdb_format writes them): store paths never change, so what an
+ * earlier generation learnt need not be asked again. */
+int sp_nixdb_load(struct sp_nix_db *db, const char *text, struct sp_err *err);
+
+/* The lines of every path of DB that is in ONLY (all when NULL),
+ * malloc'ed. */
+char *sp_nixdb_format(const struct sp_nix_db *db, char *const *only);
+
+/* Registers ROOTS and everything they reference, transitively, asking
+ * Nix only about what DB does not know yet. */
 int sp_nixdb_query(char *const *roots, struct sp_nix_db *db, struct sp_err *err);
 
 const struct sp_nix_path *sp_nixdb_find(const struct sp_nix_db *db, const char *path);
