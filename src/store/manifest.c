@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
+#include "util/sha256.h"
 
 #include "store/nar.h"
 #include "util/cleanup.h"
@@ -159,7 +159,7 @@ static int regular(struct mwalker *w, int dfd, const char *name, const struct st
 		return mfail(w, 0, "changed while being read");
 	w->stats->hashed_files++;
 	w->stats->hashed_bytes += (uint64_t)before.st_size;
-	sodium_bin2hex(hex, sizeof hex, sum, sizeof sum);
+	sp_hex(sum, 32, hex);
 	line(w, &before, (uint64_t)before.st_size, hex, false);
 	return 0;
 }
@@ -374,8 +374,6 @@ int sp_manifest_write(const struct sp_manifest_opts *opts, FILE *out,
 	int ret = -1;
 
 	memset(w.stats, 0, sizeof *w.stats);
-	if (sodium_init() < 0)
-		return sp_fail(err, SP_ERR_RUNTIME, "libsodium: cannot initialise");
 	if (opts->previous && !opts->full) {
 		prev_text = strdup(opts->previous);
 		if (!prev_text)

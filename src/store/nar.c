@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
+#include "util/sha256.h"
 
 #include "store/nixbase32.h"
 #include "util/cleanup.h"
@@ -22,7 +22,7 @@
 #define CHUNK (1024 * 1024)
 
 struct walker {
-	crypto_hash_sha256_state *nar; /* NULL when no archive hash is wanted */
+	struct sp_sha256 *nar; /* NULL when no archive hash is wanted */
 	sp_nar_walk_fn fn;             /* NULL when no entries are wanted */
 	void *arg;
 	struct sp_nar_stats *stats;
@@ -36,7 +36,7 @@ struct walker {
 static void nar_bytes(struct walker *w, const void *p, size_t n)
 {
 	if (w->nar)
-		crypto_hash_sha256_update(w->nar, p, n);
+		sp_sha256_update(w->nar, p, n);
 	w->stats->nar_size += n;
 }
 
@@ -127,12 +127,13 @@ int sp_sha256_fd(int fd, uint64_t size, uint8_t *buf, size_t bufsize,
 		 uint8_t out[32], void *nar, const char *what,
 		 struct sp_err *err)
 {
-	crypto_hash_sha256_state own;
+	struct sp_sha256 own = { NULL };
 	uint64_t left = size;
 	ssize_t n;
+	int ret = -1;
 
-	if (out)
-		crypto_hash_sha256_init(&own);
+	if (out && sp_sha256_init(&own) < 0)
+		return sp_fail_errno(err, ENOMEM, "%s: sha256", what);
 	if (size > bufsize)
 		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	while (left > 0) {
@@ -142,29 +143,37 @@ int sp_sha256_fd(int fd, uint64_t size, uint8_t *buf, size_t bufsize,
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return sp_fail_errno(err, errno, "%s: read", what);
+			sp_fail_errno(err, errno, "%s: read", what);
+			goto out;
 		}
-		if (n == 0)
-			return sp_fail(err, SP_ERR_RUNTIME,
-				       "%s: shorter than its size (changed while being read)", what);
+		if (n == 0) {
+			sp_fail(err, SP_ERR_RUNTIME, "%s: shorter than its size (changed while being read)", what);
+			goto out;
+		}
 		if (out)
-			crypto_hash_sha256_update(&own, buf, (size_t)n);
+			sp_sha256_update(&own, buf, (size_t)n);
 		if (nar)
-			crypto_hash_sha256_update(nar, buf, (size_t)n);
+			sp_sha256_update(nar, buf, (size_t)n);
 		left -= (uint64_t)n;
 	}
 	/* A file that grew would hash as its first SIZE bytes: say so. */
 	do
 		n = read(fd, buf, 1);
 	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return sp_fail_errno(err, errno, "%s: read", what);
-	if (n > 0)
-		return sp_fail(err, SP_ERR_RUNTIME,
-			       "%s: longer than its size (changed while being read)", what);
+	if (n < 0) {
+		sp_fail_errno(err, errno, "%s: read", what);
+		goto out;
+	}
+	if (n > 0) {
+		sp_fail(err, SP_ERR_RUNTIME, "%s: longer than its size (changed while being read)", what);
+		goto out;
+	}
 	if (out)
-		crypto_hash_sha256_final(&own, out);
-	return 0;
+		sp_sha256_final(&own, out);
+	ret = 0;
+out:
+	sp_sha256_free(&own);
+	return ret;
 }
 
 /* The descriptor must be the entry that was stat'ed: anything else means
@@ -372,7 +381,7 @@ int sp_nar_walk(int dirfd, const char *path, uint8_t nar_hash[32],
 		struct sp_err *err)
 {
 	struct sp_nar_stats own;
-	crypto_hash_sha256_state nar;
+	struct sp_sha256 nar = { NULL };
 	struct walker w = {
 		.nar = nar_hash ? &nar : NULL,
 		.fn = fn,
@@ -385,8 +394,6 @@ int sp_nar_walk(int dirfd, const char *path, uint8_t nar_hash[32],
 	int ret = -1;
 
 	memset(w.stats, 0, sizeof *w.stats);
-	if (sodium_init() < 0)
-		return sp_fail(err, SP_ERR_RUNTIME, "libsodium: cannot initialise");
 	w.buf = malloc(CHUNK);
 	w.rel = calloc(1, 1);
 	w.rel_cap = 1;
@@ -398,15 +405,19 @@ int sp_nar_walk(int dirfd, const char *path, uint8_t nar_hash[32],
 		fail(&w, errno, "stat");
 		goto out;
 	}
-	if (w.nar)
-		crypto_hash_sha256_init(w.nar);
+	if (w.nar && sp_sha256_init(w.nar) < 0) {
+		fail(&w, ENOMEM, "sha256");
+		goto out;
+	}
 	NAR_LIT(&w, "nix-archive-1");
 	if (dump(&w, dirfd, path, &st) < 0)
 		goto out;
 	if (w.nar)
-		crypto_hash_sha256_final(w.nar, nar_hash);
+		sp_sha256_final(w.nar, nar_hash);
 	ret = 0;
 out:
+	if (w.nar)
+		sp_sha256_free(w.nar);
 	free(w.buf);
 	free(w.rel);
 	return ret;
@@ -533,7 +544,7 @@ void sp_nar_listing_line(FILE *f, const struct sp_nar_entry *e)
 	if (e->type == 'f' || e->type == 'x') {
 		char hex[65];
 
-		sodium_bin2hex(hex, sizeof hex, e->sha256, sizeof e->sha256);
+		sp_hex(e->sha256, 32, hex);
 		fputs(hex, f);
 	} else if (e->type == 'l') {
 		sp_listing_escape(f, e->target);

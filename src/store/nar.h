@@ -148,7 +148,7 @@ char *sp_listing_unescape(char *s);
 /* Reads the next SIZE bytes of FD (a regular file just opened) in chunks
  * of BUFSIZE through BUF, and feeds them to a SHA-256 whose result goes
  * to OUT (when not NULL) and to NAR (when not NULL: a
- * crypto_hash_sha256_state *, void here to keep sodium.h out of this
+ * struct sp_sha256 *, void here to keep sodium.h out of this
  * header).  A file shorter or longer than SIZE (changed while being read)
  * is an error naming WHAT. */
 int sp_sha256_fd(int fd, uint64_t size, uint8_t *buf, size_t bufsize,
