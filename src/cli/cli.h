@@ -50,6 +50,7 @@ int sp_cmd_switch(const struct sp_cli *cli, int argc, char **argv, struct sp_err
 int sp_cmd_generations(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
 int sp_cmd_rollback(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
 int sp_cmd_diff(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
+int sp_cmd_verify(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
 
 /* "256M" for 268435456, for messages and tables. */
 void sp_format_size(unsigned long long bytes, char *buf, size_t size);

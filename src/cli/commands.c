@@ -48,7 +48,14 @@ static const struct sp_command commands[] = {
 	{ "restart", NULL, "restart NAME...", NULL },
 	{ "exec", NULL, "exec NAME -- CMD...", NULL },
 	{ "logs", NULL, "logs NAME [-f]", NULL },
-	{ "verify", NULL, "verify [NAME...]", NULL },
+	{ "verify", sp_cmd_verify, "verify [--full] [NAME...]",
+	  "Checks the software of each instance (all, or NAME...) against what the\n"
+	  "current generation recorded: every store path of its closure against the\n"
+	  "recorded NAR hash and the Nix database, and for \"host\" software every\n"
+	  "file of /usr against the recorded manifest.  A difference exits 1 and\n"
+	  "names the store path and the file.  By default unchanged metadata (size,\n"
+	  "ctime, inode) is trusted;\n\n"
+	  "  --full          rehash every file\n" },
 	{ "grant", NULL, "grant NAME PATH [--ro]", NULL },
 	{ "revoke", NULL, "revoke NAME PATH", NULL },
 	{ "requests", NULL, "requests", NULL },

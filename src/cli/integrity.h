@@ -16,4 +16,11 @@
 int sp_integrity_record(const struct sp_store *store, unsigned prev, struct sp_gen_writer *w,
 			const struct sp_config *cfg, const struct sp_nix_db *db, struct sp_err *err);
 
+/* Checks every store path of the instances NAMES (all when NULL or empty)
+ * of generation GEN, and the host's /usr for "host" instances, printing
+ * per instance "ok" or each file that changed.  FULL rehashes everything;
+ * otherwise unchanged metadata is trusted.  *PROBLEMS counts differences. */
+int sp_integrity_verify(const struct sp_store *store, unsigned gen, const struct sp_config *cfg,
+			char *const *names, bool full, size_t *problems, struct sp_err *err);
+
 void sp_print_diff(const struct sp_instance_diff *d, size_t n, bool plan);
