@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@ int sp_cmd_run(const struct sp_cli *cli, int argc, char **argv, struct sp_err *e
 	struct sp_plan plan;
 	struct sp_run_result res;
 	const char *term = NULL;
+	struct sp_run_opts opts = { .notify_fd = -1 };
 	int i, status = -1;
 
 	for (i = 1; i < argc; i++) {
@@ -30,6 +32,13 @@ int sp_cmd_run(const struct sp_cli *cli, int argc, char **argv, struct sp_err *e
 			config = argv[++i];
 		} else if (strncmp(argv[i], "--config=", 9) == 0) {
 			config = argv[i] + 9;
+		} else if (strcmp(argv[i], "--notify-fd") == 0 && i + 1 < argc) {
+			char *end;
+			long fd = strtol(argv[++i], &end, 10);
+			if (*end || fd < 3 || fd > 1024 || fcntl((int)fd, F_GETFD) < 0)
+				return sp_fail(err, SP_ERR_USAGE, "run: --notify-fd %s: expected an open descriptor >= 3",
+					       argv[i]);
+			opts.notify_fd = (int)fd;
 		} else if (argv[i][0] == '-') {
 			return sp_fail(err, SP_ERR_USAGE, "run: %s: unknown option (see spectrum run --help)", argv[i]);
 		} else if (!name) {
@@ -55,7 +64,7 @@ int sp_cmd_run(const struct sp_cli *cli, int argc, char **argv, struct sp_err *e
 	}
 	/* Flush before the engine forks, or buffered output is doubled. */
 	fflush(NULL);
-	if (sp_container_engine.run(&plan, &store, &res, err) < 0) {
+	if (sp_container_engine.run(&plan, &store, &opts, &res, err) < 0) {
 		sp_err_wrap(err, "%s", name);
 		goto out_plan;
 	}

@@ -11,7 +11,9 @@ static const struct sp_command commands[] = {
 	  "message when its memory limit was exceeded).  CMD replaces the configured\n"
 	  "command.  When stdin, stdout or stderr is a terminal the instance gets a new\n"
 	  "pty of its own, relayed to it.\n\n"
-	  "  --config FILE   the configuration (.json, or .nix evaluated with Nix)\n" },
+	  "  --config FILE   the configuration (.json, or .nix evaluated with Nix)\n"
+	  "  --notify-fd N   write a newline to descriptor N once the command runs\n"
+	  "                  (readiness for s6's notification-fd)\n" },
 	{ "check", sp_cmd_check, "check [--json]",
 	  "Says what this host supports, feature by feature: namespaces, seccomp,\n"
 	  "Landlock, cgroups (v2 and v1 controllers), idmapped mounts on the store,\n"

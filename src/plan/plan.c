@@ -183,6 +183,19 @@ static int build_env(const struct sp_instance *inst, const char *path, const cha
 	return 0;
 }
 
+char *sp_instance_id(const struct sp_store *store, const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	/* Two stores on one host may both have a "writer-work": the store
+	 * is part of what names the instance's cgroups. */
+	for (const char *p = store->root; *p; p++) {
+		h ^= (unsigned char)*p;
+		h *= 16777619u;
+	}
+	return sp_printf("%s.%08x", name, (unsigned)h);
+}
+
 int sp_plan_build(const struct sp_instance *inst, const struct sp_store *store,
 		  char *const *command, const char *term, struct sp_plan *plan,
 		  struct sp_err *err)
@@ -194,13 +207,14 @@ int sp_plan_build(const struct sp_instance *inst, const struct sp_store *store,
 	if (inst->isolation != SP_ISOLATION_CONTAINER)
 		return sp_fail(err, SP_ERR_USAGE, "%s: isolation \"vm\" is not supported yet", inst->name);
 	plan->name = strdup(inst->name);
+	plan->id = sp_instance_id(store, inst->name);
 	plan->hostname = strdup(inst->name);
 	plan->home_source = sp_printf("%s/state/%s", store->root, inst->name);
 	plan->cwd = strdup(SP_INNER_HOME);
 	plan->uid = SP_INNER_UID;
 	plan->gid = SP_INNER_GID;
 	plan->net_loopback_only = true;
-	if (!plan->name || !plan->hostname || !plan->home_source || !plan->cwd)
+	if (!plan->name || !plan->id || !plan->hostname || !plan->home_source || !plan->cwd)
 		goto nomem;
 
 	/* The root is a tmpfs, read-only once everything is in place. */
@@ -252,6 +266,7 @@ void sp_plan_free(struct sp_plan *plan)
 	}
 	free(plan->mounts);
 	free(plan->name);
+	free(plan->id);
 	free(plan->hostname);
 	free(plan->home_source);
 	free(plan->cwd);

@@ -60,6 +60,7 @@ struct sp_limits {
 
 struct sp_plan {
 	char *name;
+	char *id;          /* NAME.HASH: unique per store on this host (cgroups) */
 	char *hostname;
 	char *home_source; /* host path of state/NAME, for messages */
 	struct sp_mount *mounts; /* in the order they are made */
@@ -82,6 +83,10 @@ int sp_plan_build(const struct sp_instance *inst, const struct sp_store *store,
 		  struct sp_err *err);
 
 void sp_plan_free(struct sp_plan *plan);
+
+/* NAME.HASH, where HASH comes from the store's path: what names the
+ * instance's cgroups, host-wide.  malloc'ed. */
+char *sp_instance_id(const struct sp_store *store, const char *name);
 
 const char *sp_mount_kind_name(enum sp_mount_kind kind);
 const char *sp_mount_origin_name(enum sp_mount_origin origin);

@@ -246,6 +246,24 @@ static int prepare_mounts(const struct sp_plan *plan, const struct sp_store *sto
 	return 0;
 }
 
+static int mkdir_one(const char *path, mode_t mode, struct sp_err *err)
+{
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return sp_fail_errno(err, errno, "create %s", path);
+	return 0;
+}
+
+/* RUN_DIR/instances/NAME/: where the engine says the instance runs. */
+static int runtime_dir(const struct sp_store *store, const struct sp_plan *plan, char *buf, size_t n,
+		       struct sp_err *err)
+{
+	snprintf(buf, n, "%s/" SP_RUNTIME_INSTANCES, store->run_dir);
+	if (mkdir_one(buf, 0755, err) < 0)
+		return -1;
+	snprintf(buf, n, "%s/" SP_RUNTIME_INSTANCES "/%s", store->run_dir, plan->name);
+	return mkdir_one(buf, 0755, err);
+}
+
 static int write_map(pid_t pid, const char *file, unsigned base, struct sp_err *err)
 {
 	char path[64], map[64];
@@ -261,6 +279,9 @@ static int write_map(pid_t pid, const char *file, unsigned base, struct sp_err *
 }
 
 struct relay {
+	const char *runtime; /* RUN/instances/NAME, or NULL */
+	pid_t *pid_written;
+	int notify_fd;
 	struct sp_pty_host pty;
 	int sock;
 	int sigfd;
@@ -275,6 +296,33 @@ struct relay {
 	} in; /* from the host's stdin, not yet written to the pty */
 	char setup_error[1024];
 };
+
+/* The command runs: record PID 1's host pid for `exec` and `list`, and
+ * tell a supervisor that waits for readiness. */
+static void started(struct relay *r)
+{
+	char tmp[4200], final[4200], text[32];
+	int fd, len;
+
+	if (r->runtime) {
+		snprintf(final, sizeof final, "%s/pid", r->runtime);
+		snprintf(tmp, sizeof tmp, "%s/.pid-%d", r->runtime, (int)getpid());
+		len = snprintf(text, sizeof text, "%d\n", (int)r->child);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd >= 0) {
+			if (write(fd, text, (size_t)len) == len && rename(tmp, final) == 0)
+				*r->pid_written = r->child;
+			else
+				unlink(tmp);
+			close(fd);
+		}
+	}
+	if (r->notify_fd >= 0) {
+		(void)!write(r->notify_fd, "\n", 1);
+		close(r->notify_fd);
+		r->notify_fd = -1;
+	}
+}
 
 static void handle_report(struct relay *r, struct sp_run_result *res, struct sp_err *err)
 {
@@ -297,6 +345,7 @@ static void handle_report(struct relay *r, struct sp_run_result *res, struct sp_
 		break;
 	case SP_REPORT_STARTED:
 		res->started = true;
+		started(r);
 		break;
 	case SP_REPORT_MESSAGE:
 		snprintf(res->message, sizeof res->message, "%s", msg.text);
@@ -408,7 +457,7 @@ static void relay_loop(struct relay *r, struct sp_run_result *res, struct sp_err
 	}
 }
 
-static int container_run(const struct sp_plan *plan, const struct sp_store *store,
+static int container_run(const struct sp_plan *plan, const struct sp_store *store, const struct sp_run_opts *opts,
 			 struct sp_run_result *res, struct sp_err *err)
 {
 	struct sp_id_lease lease = { .lock_fd = -1 };
@@ -416,6 +465,8 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 	struct sp_janitor jan = { -1, -1 };
 	struct prepared_set prep = { .userns = -1, .home = -1 };
 	struct relay r = { .sock = -1, .sigfd = -1, .child = -1 };
+	char runtime[4096] = "";
+	pid_t pid_written = 0;
 	int sv[2] = { -1, -1 }, go[2] = { -1, -1 };
 	sigset_t mask, oldmask;
 	bool masked = false, in_cgroup = false;
@@ -423,17 +474,22 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 
 	memset(res, 0, sizeof *res);
 	sp_pty_detect(&r.pty);
+	r.notify_fd = opts ? opts->notify_fd : -1;
+	r.pid_written = &pid_written;
 	if (geteuid() != 0)
 		return sp_fail(err, SP_ERR_RUNTIME, "%s: spectrum run needs root (rootless mode is not built yet)",
 			       plan->name);
 	if (sp_id_lease(plan->name, &lease, err) < 0)
 		goto out;
-	if (sp_cgroup_create(plan->name, &plan->limits, &cg, err) < 0)
+	if (sp_cgroup_create(plan->id, &plan->limits, &cg, err) < 0)
 		goto out;
-	if (sp_janitor_start(plan->name, &jan, err) < 0)
+	if (sp_janitor_start(plan->id, &jan, err) < 0)
 		goto out;
 	if (prepare_mounts(plan, store, &lease, &prep, err) < 0)
 		goto out;
+	if (runtime_dir(store, plan, runtime, sizeof runtime, err) < 0)
+		goto out;
+	r.runtime = runtime;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 || pipe2(go, O_CLOEXEC) < 0) {
 		sp_fail_errno(err, errno, "socketpair");
 		goto out;
@@ -524,6 +580,13 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 			  sp_cgroup_oom_killed(cg);
 	ret = 0;
 out:
+	if (pid_written) {
+		char pidfile[4200];
+		snprintf(pidfile, sizeof pidfile, "%s/pid", runtime);
+		unlink(pidfile);
+	}
+	if (r.notify_fd >= 0 && opts && r.notify_fd == opts->notify_fd)
+		close(r.notify_fd);
 	sp_pty_restore(&r.pty);
 	if (r.sigfd >= 0)
 		close(r.sigfd);

@@ -200,7 +200,7 @@ expect_allowed() {
 
 # Cgroup directories "spectrum/NAME" left anywhere under /sys/fs/cgroup.
 cgroups_of() {
-	find /sys/fs/cgroup -maxdepth 12 -type d -path "*/spectrum/$1" 2>/dev/null
+	find /sys/fs/cgroup -maxdepth 12 -type d \( -path "*/spectrum/$1" -o -path "*/spectrum/$1.*" \) 2>/dev/null
 }
 
 # Mounts in the host's mount namespace that mention PATTERN.
