@@ -92,7 +92,8 @@ int sp_gen_list(const struct sp_store *store, unsigned **numbers, size_t *count,
 		v[n++] = num;
 	}
 	closedir(d);
-	qsort(v, n, sizeof *v, cmp_unsigned);
+	if (n > 1)
+		qsort(v, n, sizeof *v, cmp_unsigned);
 	*numbers = v;
 	*count = n;
 	return 0;
