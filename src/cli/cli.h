@@ -51,6 +51,12 @@ int sp_cmd_generations(const struct sp_cli *cli, int argc, char **argv, struct s
 int sp_cmd_rollback(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
 int sp_cmd_diff(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
 int sp_cmd_verify(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
+int sp_cmd_exec(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
+int sp_cmd_start(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
+int sp_cmd_stop(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
+int sp_cmd_restart(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
+int sp_cmd_list(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
+int sp_cmd_logs(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
 
 /* "256M" for 268435456, for messages and tables. */
 void sp_format_size(unsigned long long bytes, char *buf, size_t size);

@@ -44,12 +44,27 @@ static const struct sp_command commands[] = {
 	  "The difference between generations A and B (default: the one before the\n"
 	  "current and the current), per instance in plain words: software changed,\n"
 	  "grant added or removed, limit raised, instance removed...\n" },
-	{ "list", NULL, "list [--json]", NULL },
-	{ "start", NULL, "start NAME...", NULL },
-	{ "stop", NULL, "stop NAME...", NULL },
-	{ "restart", NULL, "restart NAME...", NULL },
-	{ "exec", NULL, "exec NAME -- CMD...", NULL },
-	{ "logs", NULL, "logs NAME [-f]", NULL },
+	{ "list", sp_cmd_list, "list [--json]",
+	  "Every instance of the current generation: isolation, state (up, down,\n"
+	  "starting, failed), pid, uptime, memory (from its cgroup), network and\n"
+	  "number of grants.\n\n"
+	  "  --json          one JSON array\n" },
+	{ "start", sp_cmd_start, "start NAME...",
+	  "Starts instances of the current generation under s6 supervision (an\n"
+	  "s6-svscan for the run directory is started when none runs) and waits\n"
+	  "until each is ready: its command has been started.\n" },
+	{ "stop", sp_cmd_stop, "stop NAME...",
+	  "Stops supervised instances: SIGTERM, then SIGKILL after the instance's\n"
+	  "stop_timeout; every process of the instance is gone afterwards.\n" },
+	{ "restart", sp_cmd_restart, "restart NAME...", "Stops, then starts, supervised instances.\n" },
+	{ "exec", sp_cmd_exec, "exec NAME -- CMD...",
+	  "Runs CMD inside the running instance NAME: in its namespaces and cgroup,\n"
+	  "with the very same confinement (user, no capabilities, no_new_privs,\n"
+	  "seccomp, Landlock, clean environment).  Exits with CMD's status.\n" },
+	{ "logs", sp_cmd_logs, "logs NAME [-f]",
+	  "Prints the log of a supervised instance (its stdout and stderr, kept\n"
+	  "by s6-log under log/NAME/ of the store, rotated).\n\n"
+	  "  -f              keep printing what is added\n" },
 	{ "verify", sp_cmd_verify, "verify [--full] [NAME...]",
 	  "Checks the software of each instance (all, or NAME...) against what the\n"
 	  "current generation recorded: every store path of its closure against the\n"
