@@ -131,5 +131,21 @@ sp switch "$C1" >/dev/null 2>&1
 check "the next switch works and removes what killed switches left" "$(ls -a "$STATE/generations")" \
 	bash -c '! ls -a "$1" | grep -q "^\.new-"' _ "$STATE/generations"
 
+# Each app is updated on its own: fifty instances over ten apps, one app
+# changed, and exactly its five instances differ, with its old and new
+# store path named.
+sp switch "$ROOT/tests/nix/fifty.nix" >"$T/out" 2>&1
+check "switch of 50 instances over 10 apps (built offline)" "$(tail -n 3 "$T/out")" \
+	bash -c 'grep -c "^  inst-" "$1" | grep -qx 50' _ "$T/out"
+sp switch "$ROOT/tests/nix/fifty-changed.nix" >/dev/null 2>&1
+OUT=$(sp diff 2>&1)
+changed=$(grep -E "^  inst-[0-9]+ +changed" <<<"$OUT" | awk '{print $1}' | tr '\n' ' ')
+check "changing one app changes exactly its five instances" "$OUT" \
+	test "$changed" = "inst-03 inst-13 inst-23 inst-33 inst-43 "
+check "... and the others are unchanged" "$OUT" \
+	bash -c '[ "$(grep -cE "^  inst-[0-9]+ +unchanged" <<<"$1")" = 45 ]' _ "$OUT"
+check "... naming the app's old and new store path" "$OUT" \
+	bash -c '[ "$(grep -cE "software changed from /nix/store/[a-z0-9]{32}-app-3 to /nix/store/[a-z0-9]{32}-app-3" <<<"$1")" = 5 ]' _ "$OUT"
+
 EXTRA_CLEANUP='find /nix/var/nix/gcroots/spectrum -lname "$APP" -delete 2>/dev/null; nix-store --delete "$APP" >/dev/null 2>&1'
 finish
