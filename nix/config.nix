@@ -40,7 +40,7 @@ let
   # itself as "not supported yet", so that there is one message for them.
   instanceKeys = [
     "isolation" "software" "command" "data" "net" "resources" "env"
-    "restart" "autostart" "vm" "provides"
+    "restart" "autostart" "stop_timeout" "vm" "provides"
   ];
   grantKeys = [ "path" "at" "mode" ];
   resourceKeys = [ "memory" "cpus" "pids" ];

@@ -106,7 +106,8 @@ int sp_cmd_rollback(const struct sp_cli *cli, int argc, char **argv, struct sp_e
 	printf("generation %u is current (it was %u)\n", prev, cur);
 	ret = show_diff(&store, cur, prev, true, err);
 	if (ret == 0)
-		printf("(instances are not supervised yet: nothing was started, stopped or restarted)\n");
+		printf("(rollback changes the generation only: `spectrum switch` with no FILE, or start/stop/restart, "
+		       "carries it out)\n");
 out:
 	free(nums);
 	sp_store_close(&store);

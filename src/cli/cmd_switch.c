@@ -19,6 +19,7 @@
 #include "config/diff.h"
 #include "store/generation.h"
 #include "store/nixdb.h"
+#include "supervise/supervise.h"
 #include "util/cleanup.h"
 #include "util/nixenv.h"
 #include "util/strv.h"
@@ -259,6 +260,49 @@ void sp_print_diff(const struct sp_instance_diff *d, size_t n, bool plan)
 	}
 }
 
+/* Once supervision is in use for the run directory (its s6-svscan runs),
+ * the switch is carried out: new autostart instances start, removed ones
+ * stop, changed ones that need it restart; otherwise it says what would. */
+static int reconcile(const struct sp_store *store, const struct sp_config *cfg, const struct sp_instance_diff *diff,
+		     size_t ndiff, struct sp_err *err)
+{
+	struct sp_sv_outcome *done = NULL;
+	struct sp_sv sv;
+	const char *failed = NULL;
+	int ret = -1;
+
+	if (sp_sv_init(&sv, store, err) < 0)
+		return -1;
+	if (!sp_sv_active(&sv)) {
+		sp_print_diff(diff, ndiff, true);
+		printf("(supervision is not in use for %s: nothing was started, stopped or restarted;\n"
+		       " `spectrum start NAME` starts it)\n", store->run_dir);
+		ret = 0;
+		goto out;
+	}
+	if (sp_sv_reconcile(&sv, cfg, diff, ndiff, &done, err) < 0) {
+		sp_err_wrap(err, "switch");
+		goto out;
+	}
+	for (size_t i = 0; i < ndiff; i++) {
+		printf("  %-20s %s\n", done[i].name, done[i].what);
+		for (size_t k = 0; diff[i].changes && diff[i].changes[k]; k++)
+			printf("  %-20s   - %s\n", "", diff[i].changes[k]);
+		if (done[i].failed && !failed)
+			failed = done[i].name;
+	}
+	if (failed) {
+		sp_fail(err, SP_ERR_RUNTIME, "switch: the generation is current, but %s could not be brought in line",
+			failed);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(done);
+	sp_sv_fini(&sv);
+	return ret;
+}
+
 int sp_cmd_switch(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err)
 {
 	const char *file = NULL;
@@ -340,9 +384,7 @@ int sp_cmd_switch(const struct sp_cli *cli, int argc, char **argv, struct sp_err
 		printf("generation %u is current (it was %u), from %s\n", w.number, cur, source);
 	else
 		printf("generation %u is current (the first), from %s\n", w.number, source);
-	sp_print_diff(diff, ndiff, true);
-	printf("(instances are not supervised yet: nothing was started, stopped or restarted)\n");
-	ret = 0;
+	ret = reconcile(&store, &cfg, diff, ndiff, err);
 out:
 	if (writing)
 		sp_gen_abort(&store, &w);

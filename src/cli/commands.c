@@ -31,8 +31,11 @@ static const struct sp_command commands[] = {
 	  "derivation it references, registers GC roots for its software, records\n"
 	  "each instance's closure and hashes as a new generation, and makes that\n"
 	  "generation current with one atomic rename.  Without FILE, the file of the\n"
-	  "current generation is evaluated again.  Prints, per instance, what changes:\n"
-	  "what would start, stop or restart (instances are not supervised yet).\n"
+	  "current generation is evaluated again.  Then, once supervision is in use\n"
+	  "(an s6-svscan runs for the run directory: `spectrum start` starts one),\n"
+	  "reconciles: starts new autostart instances, stops removed ones, restarts\n"
+	  "only the running ones whose definition changed, and prints what it did;\n"
+	  "otherwise it prints what would start, stop or restart.\n"
 	  "Bad configuration changes nothing.\n" },
 	{ "generations", sp_cmd_generations, "generations",
 	  "Lists the generations: number, * for the current one, when, how many\n"
@@ -57,10 +60,13 @@ static const struct sp_command commands[] = {
 	  "Stops supervised instances: SIGTERM, then SIGKILL after the instance's\n"
 	  "stop_timeout; every process of the instance is gone afterwards.\n" },
 	{ "restart", sp_cmd_restart, "restart NAME...", "Stops, then starts, supervised instances.\n" },
-	{ "exec", sp_cmd_exec, "exec NAME -- CMD...",
-	  "Runs CMD inside the running instance NAME: in its namespaces and cgroup,\n"
+	{ "exec", sp_cmd_exec, "exec [--config FILE] NAME -- CMD...",
+	  "Runs CMD inside the running instance NAME: in its namespaces and cgroups,\n"
 	  "with the very same confinement (user, no capabilities, no_new_privs,\n"
-	  "seccomp, Landlock, clean environment).  Exits with CMD's status.\n" },
+	  "seccomp, Landlock, clean environment), and a new pty of the instance's\n"
+	  "own when stdio is a terminal.  Exits with CMD's status (128+N on signal N).\n\n"
+	  "  --config FILE   the configuration the instance runs from (default: the\n"
+	  "                  current generation)\n" },
 	{ "logs", sp_cmd_logs, "logs NAME [-f]",
 	  "Prints the log of a supervised instance (its stdout and stderr, kept\n"
 	  "by s6-log under log/NAME/ of the store, rotated).\n\n"

@@ -191,13 +191,15 @@ static int compare(const struct sp_instance *a, const struct sp_instance *b, str
 		if (!env_get(a, b->env[k].key))
 			r |= say(&v, "environment variable %s set to \"%s\"", b->env[k].key, b->env[k].value);
 	d->needs_restart = v != NULL;
-	/* These two are the supervisor's business, not the instance's: no
+	/* These are the supervisor's business, not the instance's: no
 	 * restart for them. */
 	if (a->restart != b->restart)
 		r |= say(&v, "restart policy changed from %s to %s", restart_names[a->restart],
 			 restart_names[b->restart]);
 	if (a->autostart != b->autostart)
 		r |= say(&v, "autostart turned %s", b->autostart ? "on" : "off");
+	if (a->stop_timeout != b->stop_timeout)
+		r |= say(&v, "stop timeout changed from %u s to %u s", a->stop_timeout, b->stop_timeout);
 	d->changes = v;
 	d->kind = v ? SP_DIFF_CHANGED : SP_DIFF_SAME;
 	return r ? -1 : 0;

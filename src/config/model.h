@@ -58,7 +58,11 @@ struct sp_instance {
 	size_t n_env;
 	enum sp_restart restart;
 	bool autostart;
+	unsigned stop_timeout; /* seconds from SIGTERM to SIGKILL on stop, 1..3600 */
 };
+
+#define SP_STOP_TIMEOUT_DEFAULT 10
+#define SP_STOP_TIMEOUT_MAX 3600
 
 struct sp_config {
 	char *file; /* as given, for messages */

@@ -468,6 +468,16 @@ static int parse_autostart(struct ctx *c, json_t *v, struct sp_instance *inst)
 	return 0;
 }
 
+static int parse_stop_timeout(struct ctx *c, json_t *v, struct sp_instance *inst)
+{
+	json_int_t i = json_integer_value(v);
+
+	if (!json_is_integer(v) || i < 1 || i > SP_STOP_TIMEOUT_MAX)
+		return fail(c, "expected a whole number of seconds from 1 to 3600");
+	inst->stop_timeout = (unsigned)i;
+	return 0;
+}
+
 static const struct field {
 	const char *key;
 	int (*parse)(struct ctx *c, json_t *v, struct sp_instance *inst);
@@ -484,6 +494,7 @@ static const struct field {
 	{ "env", parse_env, NULL },
 	{ "restart", parse_restart, NULL },
 	{ "autostart", parse_autostart, NULL },
+	{ "stop_timeout", parse_stop_timeout, NULL },
 };
 
 #define N_FIELDS (sizeof instance_fields / sizeof instance_fields[0])
@@ -508,6 +519,7 @@ static int parse_instance(struct ctx *c, const char *name, json_t *v, struct sp_
 		return fail(c, "expected an object");
 	if (copy_string(c, &inst->name, name) < 0)
 		return -1;
+	inst->stop_timeout = SP_STOP_TIMEOUT_DEFAULT;
 	json_object_foreach(v, key, val) {
 		const struct field *f = find_field(key);
 		size_t old = push_key(c, key);

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/mount.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -28,6 +27,7 @@
 #include "sandbox/idrange.h"
 #include "sandbox/janitor.h"
 #include "sandbox/pty.h"
+#include "sandbox/relay.h"
 #include "sandbox/report.h"
 #include "util/cleanup.h"
 
@@ -279,21 +279,15 @@ static int write_map(pid_t pid, const char *file, unsigned base, struct sp_err *
 }
 
 struct relay {
+	struct sp_relay io; /* first: the callbacks get it */
 	const char *runtime; /* RUN/instances/NAME, or NULL */
 	pid_t *pid_written;
 	int notify_fd;
-	struct sp_pty_host pty;
-	int sock;
-	int sigfd;
 	pid_t child;
-	bool child_done;
 	int child_status;
 	bool got_exit;
-	bool sock_eof;
-	struct {
-		char buf[4096];
-		size_t len, off;
-	} in; /* from the host's stdin, not yet written to the pty */
+	struct sp_run_result *res;
+	struct sp_err *err;
 	char setup_error[1024];
 };
 
@@ -324,13 +318,15 @@ static void started(struct relay *r)
 	}
 }
 
-static void handle_report(struct relay *r, struct sp_run_result *res, struct sp_err *err)
+static void handle_report(struct sp_relay *io)
 {
+	struct relay *r = (struct relay *)io;
+	struct sp_run_result *res = r->res;
 	struct sp_report msg;
-	int n = sp_report_recv(r->sock, &msg);
+	int n = sp_report_recv(io->sock, &msg);
 
 	if (n <= 0) {
-		r->sock_eof = true;
+		io->sock_eof = true;
 		return;
 	}
 	switch (msg.type) {
@@ -338,9 +334,9 @@ static void handle_report(struct relay *r, struct sp_run_result *res, struct sp_
 		snprintf(r->setup_error, sizeof r->setup_error, "%s", msg.text);
 		break;
 	case SP_REPORT_PTY:
-		if (msg.fd >= 0 && r->pty.master < 0 && sp_pty_attach(&r->pty, msg.fd, err) < 0)
-			snprintf(r->setup_error, sizeof r->setup_error, "%s", err->msg);
-		else if (msg.fd >= 0 && r->pty.master != msg.fd)
+		if (msg.fd >= 0 && io->pty.master < 0 && sp_pty_attach(&io->pty, msg.fd, r->err) < 0)
+			snprintf(r->setup_error, sizeof r->setup_error, "%s", r->err->msg);
+		else if (msg.fd >= 0 && io->pty.master != msg.fd)
 			close(msg.fd);
 		break;
 	case SP_REPORT_STARTED:
@@ -360,100 +356,18 @@ static void handle_report(struct relay *r, struct sp_run_result *res, struct sp_
 	}
 }
 
-static void handle_signal(struct relay *r)
+static void handle_signal(struct sp_relay *io, const struct signalfd_siginfo *si)
 {
-	struct signalfd_siginfo si;
+	struct relay *r = (struct relay *)io;
 
-	if (read(r->sigfd, &si, sizeof si) != (ssize_t)sizeof si)
-		return;
-	if (si.ssi_signo == SIGCHLD) {
+	if (si->ssi_signo == SIGCHLD) {
 		int st;
-		if (!r->child_done && waitpid(r->child, &st, WNOHANG) == r->child) {
-			r->child_done = true;
+		if (!io->done && waitpid(r->child, &st, WNOHANG) == r->child) {
+			io->done = true;
 			r->child_status = st;
 		}
-	} else if (si.ssi_signo == SIGWINCH) {
-		sp_pty_resize(&r->pty);
-	} else if (!r->child_done) {
-		kill(r->child, (int)si.ssi_signo);
-	}
-}
-
-/* Polls the report channel, the signals and the terminal until the
- * instance's PID 1 has exited and said all it had to say. */
-static void relay_loop(struct relay *r, struct sp_run_result *res, struct sp_err *err)
-{
-	bool stdin_open = true;
-
-	while (!r->child_done || !r->sock_eof) {
-		struct pollfd pf[5];
-		int n = 0, i_sock = -1, i_sig, i_master = -1, i_in = -1, i_out = -1;
-
-		if (!r->sock_eof) {
-			i_sock = n;
-			pf[n++] = (struct pollfd){ r->sock, POLLIN, 0 };
-		}
-		i_sig = n;
-		pf[n++] = (struct pollfd){ r->sigfd, POLLIN, 0 };
-		if (r->pty.master >= 0) {
-			i_master = n;
-			pf[n++] = (struct pollfd){ r->pty.master, POLLIN, 0 };
-			/* Keystrokes go through a small buffer and the master
-			 * is non-blocking: an instance that stops reading its
-			 * terminal must not freeze the engine, which still has
-			 * signals to relay. */
-			if (r->in.len > 0) {
-				i_out = n;
-				pf[n++] = (struct pollfd){ r->pty.master, POLLOUT, 0 };
-			} else if (r->pty.tty[0] && stdin_open) {
-				i_in = n;
-				pf[n++] = (struct pollfd){ 0, POLLIN, 0 };
-			}
-		}
-		if (poll(pf, (nfds_t)n, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (i_sock >= 0 && pf[i_sock].revents)
-			handle_report(r, res, err);
-		if (pf[i_sig].revents)
-			handle_signal(r);
-		if (i_master >= 0 && pf[i_master].revents) {
-			int out = r->pty.tty[1] ? 1 : 2;
-			if (!sp_pty_pump(r->pty.master, out)) {
-				close(r->pty.master);
-				r->pty.master = -1;
-			}
-		}
-		if (i_in >= 0 && (pf[i_in].revents & (POLLIN | POLLHUP | POLLERR))) {
-			ssize_t got = read(0, r->in.buf, sizeof r->in.buf);
-			if (got > 0) {
-				r->in.len = (size_t)got;
-				r->in.off = 0;
-			} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-				stdin_open = false;
-			}
-		}
-		if (i_out >= 0 && (pf[i_out].revents & (POLLOUT | POLLERR | POLLHUP))) {
-			ssize_t w = write(r->pty.master, r->in.buf + r->in.off, r->in.len - r->in.off);
-			if (w > 0)
-				r->in.off += (size_t)w;
-			else if (w < 0 && errno != EAGAIN && errno != EINTR)
-				r->in.off = r->in.len; /* the instance is gone: drop it */
-			if (r->in.off == r->in.len)
-				r->in.len = r->in.off = 0;
-		}
-	}
-	/* What the command wrote last may still sit in the pty. */
-	if (r->pty.master >= 0) {
-		int out = r->pty.tty[1] ? 1 : 2;
-		fcntl(r->pty.master, F_SETFL, O_NONBLOCK);
-		while (sp_pty_pump(r->pty.master, out) > 0) {
-			struct pollfd pf = { r->pty.master, POLLIN, 0 };
-			if (poll(&pf, 1, 0) <= 0)
-				break;
-		}
+	} else if (!io->done) {
+		kill(r->child, (int)si->ssi_signo);
 	}
 }
 
@@ -464,7 +378,8 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 	struct sp_cgroup *cg = NULL;
 	struct sp_janitor jan = { -1, -1 };
 	struct prepared_set prep = { .userns = -1, .home = -1 };
-	struct relay r = { .sock = -1, .sigfd = -1, .child = -1 };
+	struct relay r = { .io = { .sock = -1, .sigfd = -1, .on_report = handle_report, .on_signal = handle_signal },
+			   .child = -1 };
 	char runtime[4096] = "";
 	pid_t pid_written = 0;
 	int sv[2] = { -1, -1 }, go[2] = { -1, -1 };
@@ -473,7 +388,7 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 	int ret = -1, cgroup_fd, secbits = 0;
 
 	memset(res, 0, sizeof *res);
-	sp_pty_detect(&r.pty);
+	sp_pty_detect(&r.io.pty);
 	r.notify_fd = opts ? opts->notify_fd : -1;
 	r.pid_written = &pid_written;
 	if (geteuid() != 0)
@@ -502,8 +417,8 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 		sigaddset(&mask, relayed_signals[i]);
 	sigprocmask(SIG_BLOCK, &mask, &oldmask);
 	masked = true;
-	r.sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (r.sigfd < 0) {
+	r.io.sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (r.io.sigfd < 0) {
 		sp_fail_errno(err, errno, "signalfd");
 		goto out;
 	}
@@ -533,9 +448,9 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 			.prepared = prep.p,
 			.report = sv[1],
 			.go = go[0],
-			.want_pty = sp_pty_wanted(&r.pty),
+			.want_pty = sp_pty_wanted(&r.io.pty),
 		};
-		memcpy(a.tty, r.pty.tty, sizeof a.tty);
+		memcpy(a.tty, r.io.pty.tty, sizeof a.tty);
 		close(sv[0]);
 		close(go[1]);
 		sp_child_main(&a);
@@ -544,7 +459,7 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 	sv[1] = -1;
 	close(go[0]);
 	go[0] = -1;
-	r.sock = sv[0];
+	r.io.sock = sv[0];
 
 	/* Two steps: the id maps let the child set up its filesystem; the
 	 * v1 cgroups (whose cgroup.procs write waits for an RCU grace
@@ -566,7 +481,9 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 	prepared_free(&prep);
 	prep = (struct prepared_set){ .userns = -1, .home = -1 };
 
-	relay_loop(&r, res, err);
+	r.res = res;
+	r.err = err;
+	sp_relay_loop(&r.io);
 	if (r.setup_error[0]) {
 		sp_fail(err, SP_ERR_RUNTIME, "%s", r.setup_error);
 		goto out;
@@ -585,11 +502,13 @@ out:
 		snprintf(pidfile, sizeof pidfile, "%s/pid", runtime);
 		unlink(pidfile);
 	}
+	if (runtime[0])
+		rmdir(runtime); /* fails while something else is in it: fine */
 	if (r.notify_fd >= 0 && opts && r.notify_fd == opts->notify_fd)
 		close(r.notify_fd);
-	sp_pty_restore(&r.pty);
-	if (r.sigfd >= 0)
-		close(r.sigfd);
+	sp_pty_restore(&r.io.pty);
+	if (r.io.sigfd >= 0)
+		close(r.io.sigfd);
 	if (masked)
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	for (int i = 0; i < 2; i++) {

@@ -47,12 +47,6 @@
 #define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15)
 #endif
 /* ABI 6 */
-#ifndef LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
-#define LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
-#endif
-#ifndef LANDLOCK_SCOPE_SIGNAL
-#define LANDLOCK_SCOPE_SIGNAL (1ULL << 1)
-#endif
 
 /* struct landlock_ruleset_attr as of ABI 6.  The kernel reads as many
  * bytes as we say and requires nothing of fields it does not know as long
@@ -176,11 +170,11 @@ int sp_landlock_apply(const struct sp_plan *plan, struct sp_err *err)
 
 	fs = handled_fs(abi);
 	attr.handled_access_fs = fs;
-	/* Without these scopes the instance could signal, or connect to the
-	 * abstract unix sockets of, processes outside its Landlock domain
-	 * wherever the other namespaces leave a way. */
-	if (abi >= 6)
-		attr.scoped = LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL;
+	/* No signal or abstract-socket scoping: the instance's pid and
+	 * network namespaces already keep both within the instance, and
+	 * the scopes would only cut `spectrum exec`'s processes (a Landlock
+	 * domain of their own: one cannot join a domain) off from the
+	 * instance's, which a debugger or a client of the app needs. */
 
 	ruleset = (int)syscall(__NR_landlock_create_ruleset, &attr, attr_size(abi), 0);
 	if (ruleset < 0)

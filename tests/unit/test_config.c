@@ -183,6 +183,11 @@ static const struct bad_case bad_cases[] = {
 	{ INST("'restart':true"), "instances.a.restart: expected \"no\"" },
 	{ INST("'autostart':'yes'"), "instances.a.autostart: expected true or false" },
 	{ INST("'autostart':1"), "instances.a.autostart: expected true or false" },
+	/* stop_timeout */
+	{ INST("'stop_timeout':0"), "instances.a.stop_timeout: expected a whole number of seconds from 1 to 3600" },
+	{ INST("'stop_timeout':3601"), "instances.a.stop_timeout: expected a whole number" },
+	{ INST("'stop_timeout':2.5"), "instances.a.stop_timeout: expected a whole number" },
+	{ INST("'stop_timeout':'10'"), "instances.a.stop_timeout: expected a whole number" },
 };
 
 #define N_BAD (sizeof bad_cases / sizeof bad_cases[0])
@@ -382,6 +387,7 @@ static void test_good_defaults(void **state)
 	assert_int_equal(a->n_env, 0);
 	assert_int_equal(a->restart, SP_RESTART_NO);
 	assert_false(a->autostart);
+	assert_int_equal(a->stop_timeout, SP_STOP_TIMEOUT_DEFAULT);
 	sp_config_free(&cfg);
 }
 
@@ -391,7 +397,7 @@ static void test_good_many(void **state)
 		"{'instances':{"
 		"'z9':{'software':['host','" STORE("a.b+c_d?e=f-1") "','" STORE("x") "'],"
 		"'command':['/bin/true'],'data':[],'env':{},'resources':{},"
-		"'restart':'always','autostart':false,'net':'none'},"
+		"'restart':'always','autostart':false,'net':'none','stop_timeout':3600},"
 		"'0-a':{'software':['" STORE("y") "','host'],'command':['x'],"
 		"'data':[{'path':'a','at':'/home/user/a'},"
 		"{'path':'.hidden/b..c/...','at':'/home/user/a/b','mode':'ro'},"
@@ -422,6 +428,7 @@ static void test_good_many(void **state)
 	assert_int_equal(z->n_data, 0);
 	assert_int_equal(z->n_env, 0);
 	assert_int_equal(z->restart, SP_RESTART_ALWAYS);
+	assert_int_equal(z->stop_timeout, 3600);
 	assert_false(z->autostart);
 
 	assert_true(a->software_host);

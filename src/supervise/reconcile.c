@@ -1,0 +1,118 @@
+/* switch's reconciliation: the plan is the diff of the two generations;
+ * each entry becomes at most a stop, an install and a start. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "supervise/supervise.h"
+
+#define START_TIMEOUT_MS 30000
+
+static bool running(const struct sp_sv *sv, const char *name)
+{
+	struct sp_sv_status st;
+	struct sp_err ignored;
+
+	if (sp_sv_status(sv, name, &st, &ignored) < 0)
+		return false;
+	return st.supervised && (st.want_up || st.state == SP_SV_UP || st.state == SP_SV_STARTING);
+}
+
+static void failed(struct sp_sv_outcome *o, const char *verb, const struct sp_err *err)
+{
+	o->failed = true;
+	snprintf(o->what, sizeof o->what, "%s failed: %.500s", verb, err->msg);
+}
+
+static void start_new(const struct sp_sv *sv, const struct sp_instance *inst, struct sp_sv_outcome *o)
+{
+	struct sp_err err = { 0 };
+	int status;
+
+	if (sp_sv_install(sv, inst, &err) < 0)
+		return failed(o, "install", &err);
+	if (!inst->autostart) {
+		snprintf(o->what, sizeof o->what, "new, not started (autostart is off)");
+		return;
+	}
+	if (sp_sv_start(sv, inst->name, START_TIMEOUT_MS, &status, &err) < 0)
+		return failed(o, "start", &err);
+	snprintf(o->what, sizeof o->what, "started (new)");
+}
+
+static void remove_old(const struct sp_sv *sv, const char *name, struct sp_sv_outcome *o)
+{
+	struct sp_err err = { 0 };
+	bool was = running(sv, name);
+
+	if (!sp_sv_installed(sv, name)) {
+		snprintf(o->what, sizeof o->what, "removed (it was not running)");
+		return;
+	}
+	if (was && sp_sv_stop(sv, name, &err) < 0)
+		return failed(o, "stop", &err);
+	if (sp_sv_uninstall(sv, name, &err) < 0)
+		return failed(o, "remove", &err);
+	snprintf(o->what, sizeof o->what, was ? "stopped (removed)" : "removed (it was not running)");
+}
+
+static void update(const struct sp_sv *sv, const struct sp_instance *inst, const struct sp_instance_diff *d,
+		   struct sp_sv_outcome *o)
+{
+	struct sp_err err = { 0 };
+	bool was = running(sv, inst->name);
+	int status;
+
+	if (sp_sv_installed(sv, inst->name) && sp_sv_install(sv, inst, &err) < 0)
+		return failed(o, "update", &err);
+	if (!was) {
+		snprintf(o->what, sizeof o->what, "changed (not running)");
+		return;
+	}
+	if (!d->needs_restart) {
+		snprintf(o->what, sizeof o->what, "changed, no restart needed (left running)");
+		return;
+	}
+	if (sp_sv_stop(sv, inst->name, &err) < 0)
+		return failed(o, "restart", &err);
+	if (sp_sv_start(sv, inst->name, START_TIMEOUT_MS, &status, &err) < 0)
+		return failed(o, "restart", &err);
+	snprintf(o->what, sizeof o->what, "restarted");
+}
+
+int sp_sv_reconcile(const struct sp_sv *sv, const struct sp_config *cfg, const struct sp_instance_diff *diff,
+		    size_t n, struct sp_sv_outcome **out, struct sp_err *err)
+{
+	struct sp_sv_outcome *o = calloc(n + 1, sizeof *o);
+
+	*out = NULL;
+	if (!o)
+		return sp_fail_errno(err, ENOMEM, "reconcile");
+	if (sp_sv_scan_ensure(sv, err) < 0) {
+		free(o);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct sp_instance_diff *d = &diff[i];
+		const struct sp_instance *inst = sp_config_find(cfg, d->name);
+
+		o[i].name = d->name;
+		switch (d->kind) {
+		case SP_DIFF_ADDED:
+			start_new(sv, inst, &o[i]);
+			break;
+		case SP_DIFF_REMOVED:
+			remove_old(sv, d->name, &o[i]);
+			break;
+		case SP_DIFF_CHANGED:
+			update(sv, inst, d, &o[i]);
+			break;
+		case SP_DIFF_SAME:
+			snprintf(o[i].what, sizeof o[i].what, "unchanged");
+			break;
+		}
+	}
+	*out = o;
+	return 0;
+}
