@@ -1,7 +1,7 @@
 /* Recording (at switch) and checking (at verify) that the software of an
  * instance is exactly what was switched to.
  *
- * Per store path a generation records its file list (listings/NAME: every
+ * Per store path a generation records its file list (in listings: every
  * file with its mode, size and SHA-256, from the same pass that computes
  * the NAR hash) and a stamp (stamps: how many entries and the newest
  * ctime).  `verify --full` recomputes the NAR hash and, when it differs,
@@ -85,11 +85,6 @@ static int stamp_of(const char *path, struct stamp *s, struct sp_err *err)
 	return 0;
 }
 
-static const char *base(const char *store_path)
-{
-	return store_path + strlen("/nix/store/");
-}
-
 /* Every store path of every instance's closure, each once. */
 static int union_closure(const struct sp_config *cfg, const struct sp_nix_db *db, char ***all, struct sp_err *err)
 {
@@ -123,26 +118,47 @@ static const char *lookup(const char *text, const char *path)
 	return NULL;
 }
 
-static int record_path(const struct sp_store *store, unsigned prev, struct sp_gen_writer *w, const char *path,
-		       const struct sp_nix_db *db, const char *prev_stamps, FILE *stamps, struct sp_err *err)
+/* The file list of PATH in a generation's listings ("=STOREPATH" lines
+ * heading each one), malloc'ed, or NULL. */
+static char *section(const char *text, const char *path)
+{
+	size_t n = strlen(path);
+	const char *p = text, *start, *end;
+
+	/* Listing lines start with their type (f, x, d, l), never "=". */
+	while (p && *p && !(p[0] == '=' && strncmp(p + 1, path, n) == 0 && p[n + 1] == '\n')) {
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	if (!p || !*p)
+		return NULL;
+	start = p + n + 2;
+	end = start;
+	while (*end && *end != '=') {
+		const char *nl = strchr(end, '\n');
+		end = nl ? nl + 1 : end + strlen(end);
+	}
+	return strndup(start, (size_t)(end - start));
+}
+
+static int record_path(const char *path, const struct sp_nix_db *db, const char *prev_listings,
+		       const char *prev_stamps, FILE *listings, FILE *stamps, struct sp_err *err)
 {
 	cleanup_free char *listing = NULL;
-	char name[600], hex[65];
+	char hex[65];
 	const struct sp_nix_path *np = sp_nixdb_find(db, path);
 	const char *old_stamp = prev_stamps ? lookup(prev_stamps, path) : NULL;
 	struct stamp st;
 	uint8_t hash[32];
 
-	snprintf(name, sizeof name, SP_GEN_LISTINGS "/%s", base(path));
 	/* Store paths never change: what the previous generation recorded
 	 * for the same path is taken over (verify checks it against the
 	 * disk either way). */
-	if (prev && old_stamp) {
-		struct sp_err ignored;
-		if (sp_gen_read(store, prev, name, &listing, NULL, &ignored) == 0) {
-			fprintf(stamps, "%s\t%.*s\n", path, (int)strcspn(old_stamp, "\n"), old_stamp);
-			return sp_gen_write(w, name, listing, strlen(listing), err);
-		}
+	if (old_stamp && prev_listings && (listing = section(prev_listings, path))) {
+		fprintf(stamps, "%s\t%.*s\n", path, (int)strcspn(old_stamp, "\n"), old_stamp);
+		fprintf(listings, "=%s\n%s", path, listing);
+		return 0;
 	}
 	if (sp_nar_listing(AT_FDCWD, path, &listing, hash, NULL, err) < 0)
 		return sp_err_wrap(err, "record %s", path);
@@ -155,7 +171,8 @@ static int record_path(const struct sp_store *store, unsigned prev, struct sp_ge
 	if (stamp_of(path, &st, err) < 0)
 		return -1;
 	fprintf(stamps, "%s\t%" PRIu64 "\t%" PRId64 "\n", path, st.entries, st.newest_ctime_ns);
-	return sp_gen_write(w, name, listing, strlen(listing), err);
+	fprintf(listings, "=%s\n%s", path, listing);
+	return 0;
 }
 
 /* The previous manifest, to reuse hashes from: the previous generation's,
@@ -235,10 +252,10 @@ static int record_host(const struct sp_store *store, unsigned prev, struct sp_ge
 int sp_integrity_record(const struct sp_store *store, unsigned prev, struct sp_gen_writer *w,
 			const struct sp_config *cfg, const struct sp_nix_db *db, struct sp_err *err)
 {
-	cleanup_free char *prev_stamps = NULL, *stamps_text = NULL;
+	cleanup_free char *prev_stamps = NULL, *prev_listings = NULL, *stamps_text = NULL, *listings_text = NULL;
 	char **all = NULL;
-	size_t stamps_len = 0;
-	FILE *stamps = NULL;
+	size_t stamps_len = 0, listings_len = 0;
+	FILE *stamps = NULL, *listings = NULL;
 	bool host = false;
 	int ret = -1;
 
@@ -246,22 +263,30 @@ int sp_integrity_record(const struct sp_store *store, unsigned prev, struct sp_g
 		struct sp_err ignored;
 		if (sp_gen_read(store, prev, SP_GEN_STAMPS, &prev_stamps, NULL, &ignored) < 0)
 			prev_stamps = NULL;
+		if (sp_gen_read(store, prev, SP_GEN_LISTINGS, &prev_listings, NULL, &ignored) < 0)
+			prev_listings = NULL;
 	}
+	/* One file each, not one per store path: every file of a
+	 * generation costs an fsync. */
 	stamps = open_memstream(&stamps_text, &stamps_len);
-	if (!stamps)
-		return sp_fail_errno(err, errno, "stamps");
+	listings = open_memstream(&listings_text, &listings_len);
+	if (!stamps || !listings) {
+		sp_fail_errno(err, errno, "record");
+		goto out;
+	}
 	if (union_closure(cfg, db, &all, err) < 0)
 		goto out;
 	for (size_t i = 0; all && all[i]; i++)
-		if (record_path(store, prev, w, all[i], db, prev_stamps, stamps, err) < 0)
+		if (record_path(all[i], db, prev_listings, prev_stamps, listings, stamps, err) < 0)
 			goto out;
-	if (fclose(stamps) != 0) {
-		stamps = NULL;
-		sp_fail_errno(err, errno, "stamps");
+	if (fclose(stamps) != 0 || fclose(listings) != 0) {
+		stamps = listings = NULL;
+		sp_fail_errno(err, errno, "record");
 		goto out;
 	}
-	stamps = NULL;
-	if (sp_gen_write(w, SP_GEN_STAMPS, stamps_text ? stamps_text : "", stamps_len, err) < 0)
+	stamps = listings = NULL;
+	if (sp_gen_write(w, SP_GEN_STAMPS, stamps_text ? stamps_text : "", stamps_len, err) < 0 ||
+	    sp_gen_write(w, SP_GEN_LISTINGS, listings_text ? listings_text : "", listings_len, err) < 0)
 		goto out;
 	for (size_t i = 0; i < cfg->n_instances; i++)
 		host |= cfg->instances[i].software_host;
@@ -271,6 +296,8 @@ int sp_integrity_record(const struct sp_store *store, unsigned prev, struct sp_g
 out:
 	if (stamps)
 		fclose(stamps);
+	if (listings)
+		fclose(listings);
 	sp_strv_free(all);
 	return ret;
 }
@@ -298,7 +325,7 @@ static long check_path(const struct sp_store *store, unsigned gen, const char *p
 	const char *st_line = lookup(stamps, path);
 	cleanup_free char *recorded = NULL, *current = NULL;
 	struct report r = { .prefix = path };
-	char name[600], hex[65];
+	char hex[65];
 	uint8_t hash[32];
 
 	if (access(path, F_OK) < 0) {
@@ -327,9 +354,14 @@ static long check_path(const struct sp_store *store, unsigned gen, const char *p
 		return (long)r.problems;
 	if (sp_nar_listing(AT_FDCWD, path, &current, hash, NULL, err) < 0)
 		return -1;
-	snprintf(name, sizeof name, SP_GEN_LISTINGS "/%s", base(path));
-	if (sp_gen_read(store, gen, name, &recorded, NULL, err) < 0)
-		return -1;
+	{
+		cleanup_free char *all = NULL;
+		if (sp_gen_read(store, gen, SP_GEN_LISTINGS, &all, NULL, err) < 0)
+			return -1;
+		recorded = section(all, path);
+		if (!recorded)
+			return sp_fail(err, SP_ERR_RUNTIME, "generation %u: no file list recorded for %s", gen, path);
+	}
 	if (sp_nar_listing_diff_all(recorded, current, say_problem, &r, err) < 0)
 		return -1;
 	if (r.problems == 0) {

@@ -18,7 +18,7 @@
 #define SP_GEN_CREATED "created"      /* seconds since the epoch */
 #define SP_GEN_CLOSURE "closure"      /* "INSTANCE\tSTOREPATH" lines */
 #define SP_GEN_HASHES "hashes"        /* "STOREPATH\tHEX-NAR-SHA256\tREFS" lines */
-#define SP_GEN_LISTINGS "listings"    /* directory: per store path, its file list */
+#define SP_GEN_LISTINGS "listings"    /* per store path: "=STOREPATH" then its file list */
 #define SP_GEN_MANIFEST "host-manifest" /* what "host" software instances see */
 #define SP_GEN_STAMPS "stamps"        /* "STOREPATH\tENTRIES\tNEWEST-CTIME-NS" lines */
 

@@ -11,7 +11,8 @@ struct sp_sha256 {
 	void *ctx; /* EVP_MD_CTX */
 };
 
-/* -1 when out of memory. */
+/* -1 when out of memory, or when libcrypto.so.3 (Debian's libssl3)
+ * cannot be loaded. */
 int sp_sha256_init(struct sp_sha256 *s);
 void sp_sha256_update(struct sp_sha256 *s, const void *data, size_t len);
 /* Writes the digest and frees the state. */
