@@ -175,8 +175,11 @@ int sp_nixdb_load(struct sp_nix_db *db, const char *text, struct sp_err *err)
 			continue;
 		*hash++ = '\0';
 		refs = strchr(hash, '\t');
-		if (refs)
-			*refs++ = '\0';
+		/* No references field (not even empty): not known, ask Nix;
+		 * taking it for "no references" would shrink a closure. */
+		if (!refs)
+			continue;
+		*refs++ = '\0';
 		if (!valid_store_path(path) || strlen(hash) != 64 || sp_nixdb_find(db, path))
 			continue;
 		np = realloc(db->p, (db->n + 1) * sizeof *np);
