@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/close_range.h>
 #include <net/if.h>
 #include <sched.h>
@@ -15,13 +14,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "sandbox/caps.h"
 #include "sandbox/child.h"
-#include "sandbox/landlock.h"
+#include "sandbox/confine.h"
 #include "sandbox/pty.h"
 #include "sandbox/reaper.h"
 #include "sandbox/report.h"
-#include "sandbox/seccomp.h"
 #include "util/proctitle.h"
 
 /* The descriptors PID 1 keeps, moved to fixed numbers so that everything
@@ -60,17 +57,6 @@ static int limit_core(struct sp_err *err)
 	return 0;
 }
 
-static int become(uid_t uid, gid_t gid, struct sp_err *err)
-{
-	if (setgroups(0, NULL) < 0)
-		return sp_fail_errno(err, errno, "setgroups");
-	if (setresgid(gid, gid, gid) < 0)
-		return sp_fail_errno(err, errno, "setresgid %u", (unsigned)gid);
-	if (setresuid(uid, uid, uid) < 0)
-		return sp_fail_errno(err, errno, "setresuid %u", (unsigned)uid);
-	return 0;
-}
-
 /* Replaces, in PID 1 itself, the stdio descriptors the instance must not
  * hold: the host's terminal (only the command gets the pty), and a host
  * directory (`run ... < /some/dir`), from which openat() would reach the
@@ -97,7 +83,7 @@ static int setup(const struct sp_child_args *a, int *slave, struct sp_err *err)
 	int master = -1;
 
 	/* Root of the new user namespace: the ids the engine mapped. */
-	if (become(0, 0, err) < 0)
+	if (sp_become(0, 0, err) < 0)
 		return -1;
 	/* The engine cloned us with SECBIT_NO_SETUID_FIXUP set: clear it,
 	 * so that the switch to the user empties the capability sets. */
@@ -125,26 +111,11 @@ static int setup(const struct sp_child_args *a, int *slave, struct sp_err *err)
 	if (sanitize_stdio(a, err) < 0)
 		return -1;
 
-	/* Privileges go in the one order that works: the bounding set
-	 * while CAP_SETPCAP is still there, then the ids (which empties
-	 * the permitted set), then a check that nothing is left. */
-	if (sp_caps_drop_bounding(err) < 0)
+	/* PID 1 stays not dumpable: not even the instance's own processes
+	 * may ptrace it, and it holds the channel to the engine. */
+	if (sp_confine_privileges(plan, err) < 0)
 		return -1;
-	if (become(plan->uid, plan->gid, err) < 0)
-		return -1;
-	if (sp_caps_clear(err) < 0)
-		return -1;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return sp_fail_errno(err, errno, "no_new_privs");
-	/* Not even the instance's own processes may ptrace PID 1, which
-	 * holds the channel to the engine. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		return sp_fail_errno(err, errno, "dumpable");
-	if (sp_landlock_apply(plan, err) < 0)
-		return -1;
-	if (sp_seccomp_apply(err) < 0)
-		return -1;
-	return 0;
+	return sp_confine_filters(plan, err);
 }
 
 noreturn void sp_child_main(const struct sp_child_args *a)

@@ -15,7 +15,6 @@
  * no message means the command runs. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/close_range.h>
 #include <poll.h>
 #include <sched.h>
@@ -34,13 +33,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sandbox/caps.h"
+#include "sandbox/confine.h"
 #include "sandbox/join.h"
-#include "sandbox/landlock.h"
 #include "sandbox/pty.h"
 #include "sandbox/relay.h"
 #include "sandbox/report.h"
-#include "sandbox/seccomp.h"
 #include "util/cleanup.h"
 
 extern char **environ;
@@ -320,17 +317,6 @@ static int join_cgroups(const char *cgroups, struct sp_err *err)
 }
 
 /* As child.c: all three ids, and no supplementary groups. */
-static int become(uid_t uid, gid_t gid, struct sp_err *err)
-{
-	if (setgroups(0, NULL) < 0)
-		return sp_fail_errno(err, errno, "setgroups");
-	if (setresgid(gid, gid, gid) < 0)
-		return sp_fail_errno(err, errno, "setresgid %u", (unsigned)gid);
-	if (setresuid(uid, uid, uid) < 0)
-		return sp_fail_errno(err, errno, "setresuid %u", (unsigned)uid);
-	return 0;
-}
-
 static int helper_setup(const struct sp_join_target *t, pid_t host_side, int *sock, struct sp_err *err)
 {
 	struct stat want, got;
@@ -356,7 +342,7 @@ static int helper_setup(const struct sp_join_target *t, pid_t host_side, int *so
 	 * gives the capabilities to join them. */
 	if (setns(t->ns[0], CLONE_NEWUSER) < 0)
 		return sp_fail_errno(err, errno, "join the user namespace");
-	if (become(0, 0, err) < 0)
+	if (sp_become(0, 0, err) < 0)
 		return -1;
 	if (prctl(PR_SET_SECUREBITS, 0, 0, 0, 0) < 0)
 		return sp_fail_errno(err, errno, "securebits");
@@ -447,19 +433,10 @@ static int command_setup(const struct command_args *a, struct sp_err *err)
 		return sp_fail_errno(err, errno, "RLIMIT_CORE");
 	if (setup_stdio(a, err) < 0)
 		return -1;
-	if (sp_caps_drop_bounding(err) < 0)
+	/* The same as the instance's PID 1; not dumpable until the exec,
+	 * which makes it dumpable again like the instance's own command. */
+	if (sp_confine_privileges(plan, err) < 0)
 		return -1;
-	if (become(plan->uid, plan->gid, err) < 0)
-		return -1;
-	if (sp_caps_clear(err) < 0)
-		return -1;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return sp_fail_errno(err, errno, "no_new_privs");
-	/* Until the exec, nothing of the instance may ptrace this process
-	 * (the exec makes it dumpable again, like the instance's own
-	 * command). */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		return sp_fail_errno(err, errno, "dumpable");
 	/* The id change cleared the parent-death signal: set it again, and
 	 * look whether the host side died meanwhile (its end of the socket
 	 * is the only one left). */
@@ -469,9 +446,7 @@ static int command_setup(const struct command_args *a, struct sp_err *err)
 		_exit(1);
 	if (chdir(plan->cwd) < 0 && chdir("/") < 0)
 		return sp_fail_errno(err, errno, "chdir %s", plan->cwd);
-	if (sp_landlock_apply(plan, err) < 0)
-		return -1;
-	if (sp_seccomp_apply(err) < 0)
+	if (sp_confine_filters(plan, err) < 0)
 		return -1;
 	/* Nothing but stdio and the close-on-exec report socket. */
 	if (syscall(SYS_close_range, FD_REPORT + 1, ~0U, 0) < 0)
