@@ -141,26 +141,50 @@ static int help_or(const char *cmd, int argc, char **argv)
 	return 0;
 }
 
-int sp_cmd_start(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err)
+enum action { START, STOP, RESTART };
+
+static int act_one(struct ctx *c, enum action a, const char *name, struct sp_err *err)
 {
+	switch (a) {
+	case START:
+		if (start_one(c, name, err) < 0)
+			return sp_err_wrap(err, "start");
+		return 0;
+	case STOP:
+		return stop_one(c, "stop", name, true, err);
+	case RESTART:
+		if (stop_one(c, "restart", name, false, err) < 0 || start_one(c, name, err) < 0) {
+			if (strncmp(err->msg, "restart:", 8) != 0)
+				sp_err_wrap(err, "restart");
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+/* start, stop and restart: every name is tried; the first failure is
+ * what the command reports. */
+static int lifecycle(const struct sp_cli *cli, enum action a, int argc, char **argv, struct sp_err *err)
+{
+	static const char *const words[] = { "start", "stop", "restart" };
+	const char *what = words[a];
 	struct ctx c;
 	struct sp_err e, first = { 0 };
 	int failures = 0, ret = -1;
 
-	if (help_or("start", argc, argv))
+	if (help_or(what, argc, argv))
 		return 0;
-	if (ctx_open(cli, &c, err) < 0 || check_names("start", &c, argc, argv, false, err) < 0)
+	if (ctx_open(cli, &c, err) < 0 || check_names(what, &c, argc, argv, a == STOP, err) < 0)
 		goto out;
-	if (sp_sv_scan_ensure(&c.sv, err) < 0) {
-		sp_err_wrap(err, "start");
+	if (a != STOP && sp_sv_scan_ensure(&c.sv, err) < 0) {
+		sp_err_wrap(err, "%s", what);
 		goto out;
 	}
 	for (int i = 1; i < argc; i++) {
 		sp_err_clear(&e);
-		if (start_one(&c, argv[i], &e) < 0) {
-			sp_err_wrap(&e, "start");
+		if (act_one(&c, a, argv[i], &e) < 0)
 			report(&first, &failures, &e);
-		}
 	}
 	if (failures) {
 		*err = first;
@@ -170,63 +194,21 @@ int sp_cmd_start(const struct sp_cli *cli, int argc, char **argv, struct sp_err 
 out:
 	ctx_close(&c);
 	return ret;
+}
+
+int sp_cmd_start(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err)
+{
+	return lifecycle(cli, START, argc, argv, err);
 }
 
 int sp_cmd_stop(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err)
 {
-	struct ctx c;
-	struct sp_err e, first = { 0 };
-	int failures = 0, ret = -1;
-
-	if (help_or("stop", argc, argv))
-		return 0;
-	if (ctx_open(cli, &c, err) < 0 || check_names("stop", &c, argc, argv, true, err) < 0)
-		goto out;
-	for (int i = 1; i < argc; i++) {
-		sp_err_clear(&e);
-		if (stop_one(&c, "stop", argv[i], true, &e) < 0)
-			report(&first, &failures, &e);
-	}
-	if (failures) {
-		*err = first;
-		goto out;
-	}
-	ret = 0;
-out:
-	ctx_close(&c);
-	return ret;
+	return lifecycle(cli, STOP, argc, argv, err);
 }
 
 int sp_cmd_restart(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err)
 {
-	struct ctx c;
-	struct sp_err e, first = { 0 };
-	int failures = 0, ret = -1;
-
-	if (help_or("restart", argc, argv))
-		return 0;
-	if (ctx_open(cli, &c, err) < 0 || check_names("restart", &c, argc, argv, false, err) < 0)
-		goto out;
-	if (sp_sv_scan_ensure(&c.sv, err) < 0) {
-		sp_err_wrap(err, "restart");
-		goto out;
-	}
-	for (int i = 1; i < argc; i++) {
-		sp_err_clear(&e);
-		if (stop_one(&c, "restart", argv[i], false, &e) < 0 || start_one(&c, argv[i], &e) < 0) {
-			if (strncmp(e.msg, "restart:", 8) != 0)
-				sp_err_wrap(&e, "restart");
-			report(&first, &failures, &e);
-		}
-	}
-	if (failures) {
-		*err = first;
-		goto out;
-	}
-	ret = 0;
-out:
-	ctx_close(&c);
-	return ret;
+	return lifecycle(cli, RESTART, argc, argv, err);
 }
 
 /* ---- list ---- */
