@@ -20,6 +20,9 @@
 #include "sandbox/idmap.h"
 #include "sandbox/landlock.h"
 #include "store/store.h"
+#include "vm/accel.h"
+#include "vm/boot.h"
+#include "vm/shares.h"
 
 struct feature {
 	const char *name;
@@ -157,9 +160,24 @@ int sp_cmd_check(const struct sp_cli *cli, int argc, char **argv, struct sp_err 
 	add(f, &n, "root", geteuid() == 0, true, "%s",
 	    geteuid() == 0 ? "running as root: per-instance uid ranges" : "rootless mode is not built yet");
 	{
-		bool kvm = access("/dev/kvm", R_OK | W_OK) == 0;
-		add(f, &n, "kvm", kvm, false, "%s",
-		    kvm ? "/dev/kvm present (the boot probe comes with VM instances)" : "no usable /dev/kvm: VMs would use TCG");
+		/* VMs: the guest kernel, its boot files, and KVM or TCG as
+		 * the probe decides (a boot under KVM, once per kernel). */
+		struct sp_vm_boot boot;
+		struct sp_err e;
+		char why[256];
+		bool kvm = false;
+
+		if (sp_vm_boot_prepare(NULL, &boot, &e) < 0) {
+			add(f, &n, "vm boot files", false, false, "%s", e.msg);
+		} else {
+			add(f, &n, "vm boot files", true, false, "kernel %s (%s), initramfs %s", boot.kernel, boot.release,
+			    boot.initramfs);
+			if (sp_vm_accel(&boot, &kvm, why, sizeof why, &e) < 0)
+				snprintf(why, sizeof why, "%.200s", e.msg);
+			add(f, &n, "vm accelerator", true, false, "%s", why);
+			sp_vm_boot_free(&boot);
+		}
+		add(f, &n, "virtiofsd", access(sp_virtiofsd_path(), X_OK) == 0, false, "%s", sp_virtiofsd_path());
 	}
 	{
 		static const char *const tools[] = { "nix-instantiate", "nix-store", "qemu-system-x86_64", "s6-svscan" };

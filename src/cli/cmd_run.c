@@ -22,6 +22,7 @@ int sp_cmd_run(const struct sp_cli *cli, int argc, char **argv, struct sp_err *e
 	struct sp_run_result res;
 	const char *term = NULL;
 	struct sp_run_opts opts = { .notify_fd = -1 };
+	const struct sp_engine *engine;
 	int i, status = -1;
 
 	for (i = 1; i < argc; i++) {
@@ -64,7 +65,8 @@ int sp_cmd_run(const struct sp_cli *cli, int argc, char **argv, struct sp_err *e
 	}
 	/* Flush before the engine forks, or buffered output is doubled. */
 	fflush(NULL);
-	if (sp_container_engine.run(&plan, &store, &opts, &res, err) < 0) {
+	engine = plan.isolation == SP_ISOLATION_VM ? &sp_vm_engine : &sp_container_engine;
+	if (engine->run(&plan, &store, &opts, &res, err) < 0) {
 		sp_err_wrap(err, "%s", name);
 		goto out_plan;
 	}

@@ -167,6 +167,23 @@ static int compare(const struct sp_instance *a, const struct sp_instance *b, str
 		if (!find_grant(a, b->data[k].at))
 			r |= say(&v, "grant added: data/%s at %s (%s)", b->data[k].path, b->data[k].at,
 				 b->data[k].mode == SP_GRANT_RW ? "read-write" : "read-only");
+	if (a->isolation != b->isolation)
+		r |= say(&v, "isolation changed from %s to %s", a->isolation == SP_ISOLATION_VM ? "vm" : "container",
+			 b->isolation == SP_ISOLATION_VM ? "vm" : "container");
+	if (b->isolation == SP_ISOLATION_VM && a->isolation == SP_ISOLATION_VM) {
+		char m1[32], m2[32];
+		const char *k1 = a->vm.kernel ? a->vm.kernel : "the newest in /boot";
+		const char *k2 = b->vm.kernel ? b->vm.kernel : "the newest in /boot";
+
+		size_text(a->vm.memory, m1, sizeof m1);
+		size_text(b->vm.memory, m2, sizeof m2);
+		if (a->vm.memory != b->vm.memory)
+			r |= say(&v, "VM memory changed from %s to %s", m1, m2);
+		if (a->vm.vcpus != b->vm.vcpus)
+			r |= say(&v, "VM vcpus changed from %u to %u", a->vm.vcpus, b->vm.vcpus);
+		if (strcmp(k1, k2) != 0)
+			r |= say(&v, "VM kernel changed from %s to %s", k1, k2);
+	}
 	r |= limit(&v, "memory", a->resources.memory, b->resources.memory, true);
 	r |= limit(&v, "pids", a->resources.pids, b->resources.pids, false);
 	if (a->resources.cpus != b->resources.cpus) {

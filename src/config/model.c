@@ -14,6 +14,7 @@ static void free_strv(char **v)
 static void free_instance(struct sp_instance *inst)
 {
 	free(inst->name);
+	free(inst->vm.kernel);
 	free_strv(inst->store_paths);
 	free_strv(inst->command);
 	for (size_t i = 0; i < inst->n_data; i++) {

@@ -14,7 +14,7 @@
 
 enum sp_isolation {
 	SP_ISOLATION_CONTAINER,
-	SP_ISOLATION_VM, /* parsed; refused as "not supported yet" */
+	SP_ISOLATION_VM,
 };
 
 enum sp_grant_mode {
@@ -45,6 +45,21 @@ struct sp_resources {
 	uint64_t pids;   /* 0 = no limit */
 };
 
+/* A VM instance's machine (DESIGN.md, "VM instances"). */
+struct sp_vm {
+	uint64_t memory; /* guest RAM in bytes */
+	unsigned vcpus;
+	char *kernel;    /* absolute path of the guest kernel; NULL = newest /boot/vmlinuz-* */
+};
+
+#define SP_VM_MEMORY_DEFAULT ((uint64_t)256 << 20)
+/* Debian's kernel with the initramfs does not come up in less. */
+#define SP_VM_MEMORY_MIN ((uint64_t)128 << 20)
+#define SP_VM_MEMORY_MAX ((uint64_t)64 << 30)
+#define SP_VM_VCPUS_MAX 64
+/* What a VM instance's cgroup needs above the guest's RAM. */
+#define SP_VM_OVERHEAD ((uint64_t)96 << 20)
+
 struct sp_instance {
 	char *name;
 	enum sp_isolation isolation;
@@ -59,6 +74,7 @@ struct sp_instance {
 	enum sp_restart restart;
 	bool autostart;
 	unsigned stop_timeout; /* seconds from SIGTERM to SIGKILL on stop, 1..3600 */
+	struct sp_vm vm;       /* isolation "vm" only; defaults filled in */
 };
 
 #define SP_STOP_TIMEOUT_DEFAULT 10

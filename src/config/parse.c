@@ -155,8 +155,10 @@ static int parse_isolation(struct ctx *c, json_t *v, struct sp_instance *inst)
 		inst->isolation = SP_ISOLATION_CONTAINER;
 		return 0;
 	}
-	if (s && strcmp(s, "vm") == 0)
-		return fail(c, "\"vm\" is not supported yet");
+	if (s && strcmp(s, "vm") == 0) {
+		inst->isolation = SP_ISOLATION_VM;
+		return 0;
+	}
 	return fail(c, "expected \"container\" or \"vm\"");
 }
 
@@ -369,6 +371,57 @@ static int parse_data(struct ctx *c, json_t *v, struct sp_instance *inst)
 	return 0;
 }
 
+static int vm_field(struct ctx *c, const char *key, json_t *v, struct sp_vm *vm)
+{
+	const char *s;
+	char buf[VALUE_BUF];
+
+	if (strcmp(key, "memory") == 0) {
+		s = string_of(v);
+		if (!s || sp_parse_size(s, &vm->memory) < 0 || vm->memory < SP_VM_MEMORY_MIN ||
+		    vm->memory > SP_VM_MEMORY_MAX)
+			return fail(c, "expected a size from \"128M\" to \"64G\"");
+	} else if (strcmp(key, "vcpus") == 0) {
+		json_int_t i = json_integer_value(v);
+
+		if (!json_is_integer(v) || i < 1 || i > SP_VM_VCPUS_MAX)
+			return fail(c, "expected a whole number of virtual CPUs from 1 to 64");
+		vm->vcpus = (unsigned)i;
+	} else if (strcmp(key, "kernel") == 0) {
+		const char *why;
+
+		s = string_of(v);
+		if (!s)
+			return fail(c, "expected the absolute path of a kernel image");
+		/* The same shape as a grant's target: absolute and normalised. */
+		why = sp_check_target(s);
+		if (why)
+			return fail(c, "%s, not %s", why, shown(buf, s));
+		if (copy_string(c, &vm->kernel, s) < 0)
+			return -1;
+	} else {
+		return fail(c, "unknown key");
+	}
+	return 0;
+}
+
+static int parse_vm(struct ctx *c, json_t *v, struct sp_instance *inst)
+{
+	const char *key;
+	json_t *val;
+
+	if (!json_is_object(v))
+		return fail(c, "expected an object with \"memory\", \"vcpus\" or \"kernel\"");
+	json_object_foreach(v, key, val) {
+		size_t old = push_key(c, key);
+
+		if (vm_field(c, key, val, &inst->vm) < 0)
+			return -1;
+		pop(c, old);
+	}
+	return 0;
+}
+
 static int resource(struct ctx *c, const char *key, json_t *v, struct sp_resources *res)
 {
 	const char *s;
@@ -484,7 +537,7 @@ static const struct field {
 	const char *required; /* what to say when it is missing, or NULL */
 } instance_fields[] = {
 	{ "isolation", parse_isolation, NULL },
-	{ "vm", parse_unsupported, NULL },
+	{ "vm", parse_vm, NULL },
 	{ "provides", parse_unsupported, NULL },
 	{ "software", parse_software, "a non-empty list of Nix store paths or \"host\"" },
 	{ "command", parse_command, "a non-empty list of strings" },
@@ -507,6 +560,24 @@ static const struct field *find_field(const char *key)
 	return NULL;
 }
 
+/* What depends on more than one key: a machine only for a VM, and a
+ * memory limit that leaves QEMU room above the guest's RAM (the guest's
+ * RAM is charged to the instance's cgroup). */
+static int check_vm(struct ctx *c, json_t *v, const struct sp_instance *inst)
+{
+	if (inst->isolation != SP_ISOLATION_VM && json_object_get(v, "vm")) {
+		push_key(c, "vm");
+		return fail(c, "only for \"isolation\": \"vm\"");
+	}
+	if (inst->isolation == SP_ISOLATION_VM && inst->resources.memory &&
+	    inst->resources.memory < inst->vm.memory + SP_VM_OVERHEAD) {
+		push_key(c, "resources");
+		push_key(c, "memory");
+		return fail(c, "expected at least vm.memory plus 96M for QEMU and virtiofsd");
+	}
+	return 0;
+}
+
 /* The key path already ends in NAME. */
 static int parse_instance(struct ctx *c, const char *name, json_t *v, struct sp_instance *inst)
 {
@@ -520,6 +591,8 @@ static int parse_instance(struct ctx *c, const char *name, json_t *v, struct sp_
 	if (copy_string(c, &inst->name, name) < 0)
 		return -1;
 	inst->stop_timeout = SP_STOP_TIMEOUT_DEFAULT;
+	inst->vm.memory = SP_VM_MEMORY_DEFAULT;
+	inst->vm.vcpus = 1;
 	json_object_foreach(v, key, val) {
 		const struct field *f = find_field(key);
 		size_t old = push_key(c, key);
@@ -538,7 +611,7 @@ static int parse_instance(struct ctx *c, const char *name, json_t *v, struct sp_
 			return fail(c, "required, %s", f->required);
 		}
 	}
-	return 0;
+	return check_vm(c, v, inst);
 }
 
 static int parse_root(struct ctx *c, json_t *root, struct sp_config *cfg)

@@ -204,8 +204,6 @@ int sp_plan_build(const struct sp_instance *inst, const struct sp_store *store,
 	char *const *argv = command && command[0] ? command : inst->command;
 
 	memset(plan, 0, sizeof *plan);
-	if (inst->isolation != SP_ISOLATION_CONTAINER)
-		return sp_fail(err, SP_ERR_USAGE, "%s: isolation \"vm\" is not supported yet", inst->name);
 	plan->name = strdup(inst->name);
 	plan->id = sp_instance_id(store, inst->name);
 	plan->hostname = strdup(inst->name);
@@ -214,6 +212,11 @@ int sp_plan_build(const struct sp_instance *inst, const struct sp_store *store,
 	plan->uid = SP_INNER_UID;
 	plan->gid = SP_INNER_GID;
 	plan->net_loopback_only = true;
+	plan->isolation = inst->isolation;
+	plan->vm_memory = inst->vm.memory;
+	plan->vm_vcpus = inst->vm.vcpus;
+	if (inst->vm.kernel && !(plan->vm_kernel = strdup(inst->vm.kernel)))
+		goto nomem;
 	if (!plan->name || !plan->id || !plan->hostname || !plan->home_source || !plan->cwd)
 		goto nomem;
 
@@ -268,6 +271,7 @@ void sp_plan_free(struct sp_plan *plan)
 	free(plan->name);
 	free(plan->id);
 	free(plan->hostname);
+	free(plan->vm_kernel);
 	free(plan->home_source);
 	free(plan->cwd);
 	sp_strv_free(plan->software);

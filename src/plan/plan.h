@@ -73,6 +73,12 @@ struct sp_plan {
 	gid_t gid;
 	struct sp_limits limits;
 	bool net_loopback_only;
+	enum sp_isolation isolation;
+	/* isolation "vm": the machine.  The mounts above say what the guest
+	 * sees; the VM engine turns them into virtiofs shares. */
+	uint64_t vm_memory;
+	unsigned vm_vcpus;
+	char *vm_kernel; /* NULL: the newest /boot/vmlinuz-* */
 };
 
 /* Builds the plan of INST.  COMMAND, when not NULL, replaces the

@@ -1,6 +1,6 @@
-/* The engine interface: what runs a plan.  The container engine is the
- * one there is; the VM engine will sit behind the same struct, so callers
- * do not know which isolation runs. */
+/* The engine interface: what runs a plan.  The container engine and the
+ * VM engine sit behind the same struct, so callers do not know which
+ * isolation runs. */
 #pragma once
 
 #include <stdbool.h>
@@ -35,3 +35,5 @@ struct sp_engine {
 };
 
 extern const struct sp_engine sp_container_engine;
+/* src/vm/engine.c */
+extern const struct sp_engine sp_vm_engine;

@@ -8,8 +8,14 @@
 
 #include "sandbox/cgroup.h"
 #include "sandbox/janitor.h"
+#include "util/rmtree.h"
 
 int sp_janitor_start(const char *name, struct sp_janitor *j, struct sp_err *err)
+{
+	return sp_janitor_start_with(name, NULL, j, err);
+}
+
+int sp_janitor_start_with(const char *name, const char *const *remove, struct sp_janitor *j, struct sp_err *err)
 {
 	int p[2];
 	char c = 0;
@@ -49,8 +55,11 @@ int sp_janitor_start(const char *name, struct sp_janitor *j, struct sp_err *err)
 		syscall(SYS_close_range, 4, ~0U, 0);
 		while (read(3, &c, 1) < 0 && errno == EINTR)
 			;
-		if (c != 'd')
+		if (c != 'd') {
 			sp_cgroup_cleanup_name(name);
+			for (size_t i = 0; remove && remove[i]; i++)
+				sp_rmtree(AT_FDCWD, remove[i]);
+		}
 		_exit(0);
 	}
 	close(p[0]);

@@ -16,5 +16,10 @@ struct sp_janitor {
 
 int sp_janitor_start(const char *name, struct sp_janitor *j, struct sp_err *err);
 
+/* The same, and when the engine dies, also removes each directory of
+ * REMOVE (NULL-terminated absolute paths; see util/rmtree.h) after the
+ * cgroups, when nothing of the instance runs any more. */
+int sp_janitor_start_with(const char *name, const char *const *remove, struct sp_janitor *j, struct sp_err *err);
+
 /* The engine cleaned up itself: the janitor exits without doing anything. */
 void sp_janitor_dismiss(struct sp_janitor *j);

@@ -1,0 +1,7 @@
+/* Removing a directory tree that Spectrum made (a share directory, a
+ * runtime directory), never following a symlink and never descending
+ * into another filesystem: a mount left inside is not emptied. */
+#pragma once
+
+/* Removes NAME beneath DIRFD and everything in it; best effort. */
+void sp_rmtree(int dirfd, const char *name);

@@ -1,0 +1,517 @@
+/* The VM engine: the same plan as a container instance, run in its own
+ * kernel.  It prepares the boot files and the shares, starts one
+ * virtiofsd per share and QEMU, all in the instance's cgroup, sends the
+ * agent its plan over the control port, then relays stdin, stdout,
+ * stderr, signals and the terminal's size until the agent reports the
+ * command's end and the guest powers off.  Whatever happens (the guest
+ * stops, QEMU is killed or crashes), it leaves no process, socket or
+ * file: the cgroup is emptied and removed, the share directory too. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guest/proto.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/engine.h"
+#include "sandbox/idrange.h"
+#include "sandbox/janitor.h"
+#include "util/strv.h"
+#include "vm/accel.h"
+#include "vm/boot.h"
+#include "vm/guestplan.h"
+#include "vm/qemu.h"
+#include "vm/shares.h"
+
+/* From `spectrum run` to the agent's first word, at most (TCG boots in a
+ * few seconds here; a guest that hangs must not hang the engine). */
+#define BOOT_TIMEOUT_DEFAULT 120
+/* From the command's end to QEMU's exit, at most. */
+#define POWEROFF_TIMEOUT 15
+
+static const int relayed_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+struct vm_relay {
+	int ctl, con, log, sigfd, notify_fd;
+	pid_t qemu;
+	int qemu_status;
+	bool qemu_done, ctl_eof, con_eof, stdin_open, ready, got_exit;
+	int exit_status;
+	char error[1024];
+	struct sp_frame_reader frames;
+	bool tty;
+	int term_fd;
+	struct termios saved;
+	bool raw;
+	const char *pidfile;
+	bool pid_written;
+};
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int boot_timeout(void)
+{
+	const char *s = getenv("SPECTRUM_VM_BOOT_TIMEOUT");
+	int v = s ? atoi(s) : 0;
+
+	return v > 0 ? v : BOOT_TIMEOUT_DEFAULT;
+}
+
+static void send_frame(struct vm_relay *r, char type, const void *p, size_t len)
+{
+	/* QEMU gone: nothing to tell. */
+	if (!r->ctl_eof && sp_frame_write(r->ctl, type, p, len) < 0)
+		r->ctl_eof = r->ctl_eof || errno == EPIPE;
+}
+
+static void send_winsize(struct vm_relay *r)
+{
+	struct winsize ws;
+	char text[32];
+	int n;
+
+	if (!r->tty || ioctl(r->term_fd, TIOCGWINSZ, &ws) < 0)
+		return;
+	n = snprintf(text, sizeof text, "%u %u", ws.ws_row, ws.ws_col);
+	send_frame(r, SP_FRAME_WINSIZE, text, (size_t)n);
+}
+
+static void write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* The command runs: say where QEMU is, for `list`, and tell a supervisor
+ * waiting for readiness. */
+static void started(struct vm_relay *r)
+{
+	char tmp[4300], text[32];
+	int fd, len;
+
+	r->ready = true;
+	if (r->pidfile) {
+		snprintf(tmp, sizeof tmp, "%s.new-%d", r->pidfile, (int)getpid());
+		len = snprintf(text, sizeof text, "%d\n", (int)r->qemu);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd >= 0) {
+			if (write(fd, text, (size_t)len) == len && rename(tmp, r->pidfile) == 0)
+				r->pid_written = true;
+			else
+				unlink(tmp);
+			close(fd);
+		}
+	}
+	if (r->notify_fd >= 0) {
+		(void)!write(r->notify_fd, "\n", 1);
+		close(r->notify_fd);
+		r->notify_fd = -1;
+	}
+}
+
+static void on_frame(struct vm_relay *r, char type, const uint8_t *p, size_t len)
+{
+	char text[256];
+	int v;
+
+	switch (type) {
+	case SP_FRAME_READY:
+		started(r);
+		break;
+	case SP_FRAME_STDOUT:
+		write_all(1, p, len);
+		break;
+	case SP_FRAME_STDERR:
+		write_all(2, p, len);
+		break;
+	case SP_FRAME_EXIT:
+		snprintf(text, sizeof text, "%.*s", (int)(len < sizeof text ? len : sizeof text - 1), (const char *)p);
+		if (sscanf(text, "exit %d", &v) == 1 && v >= 0 && v <= 255) {
+			r->exit_status = W_EXITCODE(v, 0);
+			r->got_exit = true;
+		} else if (sscanf(text, "signal %d", &v) == 1 && v > 0 && v < 128) {
+			r->exit_status = v; /* as waitpid says "killed by V" */
+			r->got_exit = true;
+		}
+		break;
+	case SP_FRAME_ERROR:
+		snprintf(r->error, sizeof r->error, "%.*s", (int)(len < sizeof r->error ? len : sizeof r->error - 1),
+			 (const char *)p);
+		break;
+	default:
+		break;
+	}
+}
+
+static void read_ctl(struct vm_relay *r)
+{
+	uint8_t buf[65536];
+	const uint8_t *p;
+	ssize_t n = read(r->ctl, buf, sizeof buf);
+	size_t len;
+	char type;
+	int k;
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		r->ctl_eof = true;
+		return;
+	}
+	if (sp_frame_feed(&r->frames, buf, (size_t)n) < 0) {
+		r->ctl_eof = true;
+		return;
+	}
+	while ((k = sp_frame_next(&r->frames, &type, &p, &len)) == 1)
+		on_frame(r, type, p, len);
+	if (k < 0) {
+		/* A guest that breaks the protocol is not listened to. */
+		snprintf(r->error, sizeof r->error, "the guest's agent sent a malformed message");
+		r->ctl_eof = true;
+	}
+}
+
+static void read_console(struct vm_relay *r)
+{
+	char buf[16384];
+	ssize_t n = read(r->con, buf, sizeof buf);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		r->con_eof = true;
+		return;
+	}
+	if (r->log >= 0)
+		write_all(r->log, (const uint8_t *)buf, (size_t)n);
+}
+
+static void read_stdin(struct vm_relay *r)
+{
+	uint8_t buf[65536];
+	ssize_t n = read(0, buf, sizeof buf);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		r->stdin_open = false;
+		if (!r->tty)
+			send_frame(r, SP_FRAME_STDIN, "", 0);
+		return;
+	}
+	send_frame(r, SP_FRAME_STDIN, buf, (size_t)n);
+}
+
+static void on_signal(struct vm_relay *r)
+{
+	struct signalfd_siginfo si;
+	char text[16];
+	int n;
+
+	if (read(r->sigfd, &si, sizeof si) != sizeof si)
+		return;
+	if (si.ssi_signo == SIGCHLD) {
+		if (!r->qemu_done && waitpid(r->qemu, &r->qemu_status, WNOHANG) == r->qemu)
+			r->qemu_done = true;
+	} else if (si.ssi_signo == SIGWINCH) {
+		send_winsize(r);
+	} else if (!r->ready) {
+		/* The agent is not listening yet: stop the guest. */
+		kill(r->qemu, SIGKILL);
+	} else {
+		n = snprintf(text, sizeof text, "%u", si.ssi_signo);
+		send_frame(r, SP_FRAME_KILL, text, (size_t)n);
+	}
+}
+
+static void relay(struct vm_relay *r)
+{
+	double start = now(), exit_seen = 0;
+	int boot_limit = boot_timeout();
+
+	while (!(r->qemu_done && r->ctl_eof && r->con_eof)) {
+		struct pollfd p[4];
+		int n = 0, i_ctl = -1, i_con = -1, i_in = -1, i_sig, timeout = 1000;
+
+		if (!r->ctl_eof) {
+			i_ctl = n;
+			p[n++] = (struct pollfd){ .fd = r->ctl, .events = POLLIN };
+		}
+		if (!r->con_eof) {
+			i_con = n;
+			p[n++] = (struct pollfd){ .fd = r->con, .events = POLLIN };
+		}
+		if (r->stdin_open && r->ready) {
+			i_in = n;
+			p[n++] = (struct pollfd){ .fd = 0, .events = POLLIN };
+		}
+		i_sig = n;
+		p[n++] = (struct pollfd){ .fd = r->sigfd, .events = POLLIN };
+		if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR)
+			break;
+		if (i_sig >= 0 && p[i_sig].revents)
+			on_signal(r);
+		if (i_ctl >= 0 && p[i_ctl].revents)
+			read_ctl(r);
+		if (i_con >= 0 && p[i_con].revents)
+			read_console(r);
+		if (i_in >= 0 && p[i_in].revents)
+			read_stdin(r);
+
+		/* Deadlines: a guest that never comes up, or never powers
+		 * off after its command ended, is stopped from outside. */
+		if (!r->qemu_done && !r->ready && !r->error[0] && now() - start > boot_limit) {
+			snprintf(r->error, sizeof r->error,
+				 "the guest did not start its command within %d s (SPECTRUM_VM_BOOT_TIMEOUT)", boot_limit);
+			kill(r->qemu, SIGKILL);
+		}
+		if ((r->got_exit || r->error[0]) && !exit_seen)
+			exit_seen = now();
+		if (exit_seen && !r->qemu_done && now() - exit_seen > POWEROFF_TIMEOUT)
+			kill(r->qemu, SIGKILL);
+	}
+}
+
+static int open_console_log(const struct sp_store *store, const char *name, char *path, size_t n)
+{
+	snprintf(path, n, "%s/log/%s", store->root, name);
+	if (mkdir(path, 0750) < 0 && errno != EEXIST)
+		return -1;
+	snprintf(path, n, "%s/log/%s/console", store->root, name);
+	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
+}
+
+static void make_raw(struct vm_relay *r)
+{
+	struct termios t;
+
+	if (!r->tty || !isatty(0) || tcgetattr(0, &r->saved) < 0)
+		return;
+	t = r->saved;
+	cfmakeraw(&t);
+	if (tcsetattr(0, TCSANOW, &t) == 0)
+		r->raw = true;
+}
+
+static int vm_run(const struct sp_plan *plan, const struct sp_store *store, const struct sp_run_opts *opts,
+		  struct sp_run_result *res, struct sp_err *err)
+{
+	struct sp_vm_boot boot = { 0 };
+	struct sp_id_lease lease = { .lock_fd = -1 };
+	struct sp_cgroup *cg = NULL;
+	struct sp_janitor jan = { -1, -1 };
+	struct sp_vm_shares shares = { 0 };
+	struct vm_relay r = { .ctl = -1, .con = -1, .log = -1, .sigfd = -1, .qemu = -1, .term_fd = -1 };
+	struct sp_qemu_config qc;
+	char why[256], logpath[4200], rundir[4200], pidfile[4300], *share_dir = NULL;
+	int ctl[2] = { -1, -1 }, con[2] = { -1, -1 }, ret = -1, kernel_fd = -1, initrd_fd = -1;
+	uint8_t *gp = NULL;
+	size_t gp_len = 0;
+	sigset_t mask, oldmask;
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old_pipe;
+	bool masked = false, kvm = false;
+
+	memset(res, 0, sizeof *res);
+	r.notify_fd = opts ? opts->notify_fd : -1;
+	r.stdin_open = true;
+	for (int fd = 0; fd < 3; fd++)
+		if (isatty(fd)) {
+			r.tty = true;
+			if (r.term_fd < 0)
+				r.term_fd = fd;
+		}
+	if (geteuid() != 0)
+		return sp_fail(err, SP_ERR_RUNTIME, "%s: spectrum run needs root (rootless mode is not built yet)",
+			       plan->name);
+	if (sp_vm_boot_prepare(plan->vm_kernel, &boot, err) < 0)
+		goto out;
+	if (sp_vm_accel(&boot, &kvm, why, sizeof why, err) < 0)
+		goto out;
+	if (sp_id_lease(plan->name, &lease, err) < 0)
+		goto out;
+	if (sp_cgroup_create(plan->id, &plan->limits, &cg, err) < 0)
+		goto out;
+	snprintf(rundir, sizeof rundir, "%s/" SP_RUNTIME_INSTANCES "/%s", store->run_dir, plan->name);
+	share_dir = sp_vm_share_dir(store, plan->name);
+	if (!share_dir) {
+		sp_fail_errno(err, ENOMEM, "share directory");
+		goto out;
+	}
+	{
+		/* If the engine is killed, its janitor removes these too. */
+		const char *const leftovers[] = { share_dir, rundir, NULL };
+		if (sp_janitor_start_with(plan->id, leftovers, &jan, err) < 0)
+			goto out;
+	}
+	if (sp_vm_shares_prepare(plan, store, &shares, err) < 0)
+		goto out;
+	if (sp_vm_guest_plan(plan, &shares, r.tty, &gp, &gp_len, err) < 0)
+		goto out;
+	r.log = open_console_log(store, plan->name, logpath, sizeof logpath);
+	if (r.log < 0) {
+		sp_fail_errno(err, errno, "console log %s", logpath);
+		goto out;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, con) < 0) {
+		sp_fail_errno(err, errno, "socketpair");
+		goto out;
+	}
+	r.ctl = ctl[0];
+	r.con = con[0];
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGWINCH);
+	for (size_t i = 0; i < sizeof relayed_signals / sizeof relayed_signals[0]; i++)
+		sigaddset(&mask, relayed_signals[i]);
+	sigprocmask(SIG_BLOCK, &mask, &oldmask);
+	/* A guest gone while we write to it is an EPIPE, not our death. */
+	sigaction(SIGPIPE, &ign, &old_pipe);
+	masked = true;
+	r.sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (r.sigfd < 0) {
+		sp_fail_errno(err, errno, "signalfd");
+		goto out;
+	}
+
+	if (sp_vm_shares_start(&shares, plan, store, cg, r.log, err) < 0)
+		goto out;
+	kernel_fd = open(boot.vmlinux, O_RDONLY | O_CLOEXEC);
+	initrd_fd = open(boot.initramfs, O_RDONLY | O_CLOEXEC);
+	if (kernel_fd < 0 || initrd_fd < 0) {
+		sp_fail_errno(err, errno, "open %s", kernel_fd < 0 ? boot.vmlinux : boot.initramfs);
+		goto out;
+	}
+	qc = (struct sp_qemu_config){
+		.name = plan->name,
+		.vmlinux = boot.vmlinux,
+		.initramfs = boot.initramfs,
+		.vmlinux_fd = kernel_fd,
+		.initramfs_fd = initrd_fd,
+		.memory = plan->vm_memory,
+		.vcpus = plan->vm_vcpus,
+		.kvm = kvm,
+		.console_fd = con[1],
+		.control_fd = ctl[1],
+		.stderr_fd = r.log,
+		.shares = &shares,
+		.uid = lease.base,
+		.gid = lease.base,
+	};
+	if (sp_qemu_start(&qc, cg, &r.qemu, err) < 0)
+		goto out;
+	/* QEMU holds its ends now. */
+	close(ctl[1]);
+	close(con[1]);
+	ctl[1] = con[1] = -1;
+	for (size_t i = 0; i < shares.n; i++) {
+		close(shares.v[i].qemu_fd);
+		shares.v[i].qemu_fd = -1;
+	}
+
+	snprintf(pidfile, sizeof pidfile, "%s/" SP_RUNTIME_INSTANCES, store->run_dir);
+	mkdir(pidfile, 0755);
+	mkdir(rundir, 0755);
+	snprintf(pidfile, sizeof pidfile, "%s/pid", rundir);
+	r.pidfile = pidfile;
+
+	/* The plan waits in the socket until the agent opens its port. */
+	send_frame(&r, SP_FRAME_PLAN, gp, gp_len);
+	send_winsize(&r);
+	make_raw(&r);
+	relay(&r);
+
+	if (r.got_exit) {
+		res->started = true;
+		res->status = r.exit_status;
+	} else if (r.error[0] && !r.ready && strncmp(r.error, "cannot run ", 11) == 0) {
+		/* Like a container whose command cannot be executed. */
+		snprintf(res->message, sizeof res->message, "%s", r.error);
+		res->status = W_EXITCODE(127, 0);
+	} else if (r.error[0]) {
+		sp_fail(err, SP_ERR_RUNTIME, "%s (console: %s)", r.error, logpath);
+		goto out;
+	} else if (r.qemu_done && WIFSIGNALED(r.qemu_status)) {
+		/* QEMU was killed (by the OOM killer, or from outside): that
+		 * is the instance's fate, as for a container's PID 1. */
+		res->started = r.ready;
+		res->status = r.qemu_status;
+		res->oom_killed = WTERMSIG(r.qemu_status) == SIGKILL && sp_cgroup_oom_killed(cg);
+	} else {
+		sp_fail(err, SP_ERR_RUNTIME, "the VM stopped before its command ended (QEMU exit status %d; console: %s)",
+			r.qemu_done && WIFEXITED(r.qemu_status) ? WEXITSTATUS(r.qemu_status) : -1, logpath);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (r.raw)
+		tcsetattr(0, TCSANOW, &r.saved);
+	if (r.qemu > 0 && !r.qemu_done) {
+		kill(r.qemu, SIGKILL);
+		waitpid(r.qemu, NULL, 0);
+	}
+	sp_vm_shares_stop(&shares);
+	if (r.pid_written)
+		unlink(pidfile);
+	if (r.pidfile)
+		rmdir(rundir);
+	if (cg)
+		sp_cgroup_destroy(cg);
+	sp_janitor_dismiss(&jan);
+	sp_id_release(&lease);
+	if (r.notify_fd >= 0 && opts && r.notify_fd == opts->notify_fd)
+		close(r.notify_fd);
+	if (r.sigfd >= 0)
+		close(r.sigfd);
+	if (masked) {
+		sigaction(SIGPIPE, &old_pipe, NULL);
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (ctl[i] >= 0)
+			close(ctl[i]);
+		if (con[i] >= 0)
+			close(con[i]);
+	}
+	if (r.log >= 0)
+		close(r.log);
+	if (kernel_fd >= 0)
+		close(kernel_fd);
+	if (initrd_fd >= 0)
+		close(initrd_fd);
+	sp_frame_reader_free(&r.frames);
+	free(gp);
+	free(share_dir);
+	sp_vm_boot_free(&boot);
+	return ret;
+}
+
+const struct sp_engine sp_vm_engine = {
+	.name = "vm",
+	.run = vm_run,
+};

@@ -1,0 +1,471 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/idmap.h"
+#include "util/rmtree.h"
+#include "util/strv.h"
+#include "vm/shares.h"
+
+/* Where the virtiofsd side mounts its export, inside its own mount
+ * namespace only (over /run there, which hides the host's). */
+#define EXPORT_BASE "/run"
+#define EXPORT_DIR "/run/export"
+#define VIRTIOFSD_DEBIAN "/usr/lib/qemu/virtiofsd"
+/* The descriptor number virtiofsd is told its listening socket has. */
+#define VIRTIOFSD_FD 3
+
+const char *sp_virtiofsd_path(void)
+{
+	const char *p = getenv("SPECTRUM_VIRTIOFSD");
+
+	return p && p[0] == '/' ? p : VIRTIOFSD_DEBIAN;
+}
+
+static bool beneath(const char *path, const char *dir, const char **rest)
+{
+	size_t n = strlen(dir);
+
+	if (strncmp(path, dir, n) != 0 || path[n] != '/')
+		return false;
+	*rest = path + n + 1;
+	return true;
+}
+
+static struct sp_vm_share *add_share(struct sp_vm_shares *s, const char *tag, const char *guest_path,
+				     bool readonly, struct sp_err *err)
+{
+	struct sp_vm_share *v = realloc(s->v, (s->n + 1) * sizeof *v), *sh;
+
+	if (!v) {
+		sp_fail_errno(err, ENOMEM, "shares");
+		return NULL;
+	}
+	s->v = v;
+	sh = &v[s->n];
+	memset(sh, 0, sizeof *sh);
+	sh->export_fd = sh->qemu_fd = -1;
+	snprintf(sh->tag, sizeof sh->tag, "%s", tag);
+	sh->readonly = readonly;
+	sh->guest_path = strdup(guest_path);
+	if (!sh->guest_path) {
+		sp_fail_errno(err, ENOMEM, "shares");
+		return NULL;
+	}
+	s->n++;
+	return sh;
+}
+
+/* A grant's mount point inside the home or inside an earlier grant is
+ * made on disk now, by the host, never following a symlink the instance
+ * may have planted; the guest's root cannot make it through virtiofs
+ * (its uid 0 has no mapping on the idmapped share). */
+static int mount_point(const struct sp_plan *plan, size_t idx, const struct sp_store *store, int home,
+		       struct sp_err *err)
+{
+	const struct sp_mount *m = &plan->mounts[idx];
+	const char *rest = NULL, *r;
+	size_t best = 0, owner = idx;
+	int base = -1, fd = -1, ret;
+	bool dir;
+
+	for (size_t i = 0; i < idx; i++) {
+		const struct sp_mount *o = &plan->mounts[i];
+		if (o->kind != SP_MNT_HOME && o->kind != SP_MNT_GRANT)
+			continue;
+		if (beneath(m->target, o->target, &r) && strlen(o->target) >= best) {
+			best = strlen(o->target);
+			rest = r;
+			owner = i;
+		}
+	}
+	if (!rest)
+		return 0; /* on the root share, made by its assembly */
+	if (plan->mounts[owner].kind == SP_MNT_HOME) {
+		base = fcntl(home, F_DUPFD_CLOEXEC, 0);
+		if (base < 0)
+			return sp_fail_errno(err, errno, "dup");
+	} else if (sp_store_open_grant(store, plan->mounts[owner].source, &base, &dir, err) < 0) {
+		return -1;
+	}
+	ret = sp_mkdir_beneath(base, rest, 0755, &fd, err);
+	if (fd >= 0)
+		close(fd);
+	close(base);
+	return ret < 0 ? sp_err_wrap(err, "mount point %s", m->target) : 0;
+}
+
+char *sp_vm_share_dir(const struct sp_store *store, const char *name)
+{
+	return sp_printf("%s/shares/%s", store->run_dir, name);
+}
+
+int sp_vm_shares_prepare(const struct sp_plan *plan, const struct sp_store *store, struct sp_vm_shares *s,
+			 struct sp_err *err)
+{
+	const unsigned long long ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+	const unsigned long long rw = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+	struct sp_vm_share *sh;
+	int userns = -1, home = -1, ret = -1, share = -1;
+	unsigned ngrant = 0;
+	char tag[40];
+
+	memset(s, 0, sizeof *s);
+	/* The guest's user is uid/gid PLAN->uid on the host side of
+	 * virtiofs: the store's owner appears as it, and what it writes
+	 * lands owned by the store's owner. */
+	if (sp_idmap_userns(store->owner_uid, store->owner_gid, plan->uid, plan->gid, &userns, err) < 0)
+		goto out;
+	if (sp_store_home(store, plan->name, &home, err) < 0)
+		goto out;
+	if (!add_share(s, SP_VM_SHARE_ROOT, "/", true, err))
+		goto out;
+	for (size_t i = 0; i < plan->n_mounts; i++) {
+		const struct sp_mount *m = &plan->mounts[i];
+		bool dir;
+		int gfd;
+
+		if (m->kind == SP_MNT_HOME) {
+			if (!(sh = add_share(s, "home", m->target, false, err)))
+				goto out;
+			if (sp_detached_mount(home, NULL, false, rw, userns, &sh->export_fd, err) < 0) {
+				sp_err_wrap(err, "home %s", m->source);
+				goto out;
+			}
+		} else if (m->kind == SP_MNT_GRANT) {
+			if (sp_store_open_grant(store, m->source, &gfd, &dir, err) < 0)
+				goto out;
+			if (!dir) {
+				close(gfd);
+				sp_fail(err, SP_ERR_USAGE,
+					"data grant %s: a VM instance can only be granted directories (virtiofs exports a directory)",
+					m->source);
+				goto out;
+			}
+			snprintf(tag, sizeof tag, "data%u", ngrant++);
+			if (mount_point(plan, i, store, home, err) < 0 || !(sh = add_share(s, tag, m->target, m->readonly, err))) {
+				close(gfd);
+				goto out;
+			}
+			if (sp_detached_mount(gfd, NULL, false, m->readonly ? ro : rw, userns, &sh->export_fd, err) < 0) {
+				close(gfd);
+				sp_err_wrap(err, "data grant %s", m->source);
+				goto out;
+			}
+			close(gfd);
+		}
+	}
+
+	/* The per-instance share directory starts empty each time. */
+	s->share_dir = sp_vm_share_dir(store, plan->name);
+	if (!s->share_dir) {
+		sp_fail_errno(err, ENOMEM, "share directory");
+		goto out;
+	}
+	{
+		char *parent = sp_printf("%s/shares", store->run_dir);
+		if (!parent || (mkdir(parent, 0755) < 0 && errno != EEXIST)) {
+			sp_fail_errno(err, parent ? errno : ENOMEM, "create %s", parent ? parent : "shares");
+			free(parent);
+			goto out;
+		}
+		free(parent);
+	}
+	/* Left by an engine that was killed: it starts empty again. */
+	sp_rmtree(AT_FDCWD, s->share_dir);
+	if (mkdir(s->share_dir, 0755) < 0) {
+		sp_fail_errno(err, errno, "create %s", s->share_dir);
+		goto out;
+	}
+	share = open(s->share_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (share < 0) {
+		sp_fail_errno(err, errno, "open %s", s->share_dir);
+		goto out;
+	}
+	if (!(sh = add_share(s, "share", SP_VM_SHARE_GUEST_PATH, false, err)) ||
+	    sp_detached_mount(share, NULL, false, rw, userns, &sh->export_fd, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	if (userns >= 0)
+		close(userns);
+	if (home >= 0)
+		close(home);
+	if (share >= 0)
+		close(share);
+	if (ret < 0)
+		sp_vm_shares_stop(s);
+	return ret;
+}
+
+/* ---- the virtiofsd side, after fork: exits on any failure ---- */
+
+static void die(const char *what)
+{
+	dprintf(2, "spectrum: virtiofsd setup: %s: %s\n", what, strerror(errno));
+	_exit(127);
+}
+
+static void mkdirs(const char *path)
+{
+	char buf[4200];
+
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			die(buf);
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		die(buf);
+}
+
+static void parent_of(const char *path, char *out, size_t n)
+{
+	char *slash;
+
+	snprintf(out, n, "%s", path);
+	slash = strrchr(out, '/');
+	if (slash && slash != out)
+		*slash = '\0';
+}
+
+/* The instance's view minus home and grants, as the container engine
+ * builds it, on a tmpfs that is made read-only at the end.  What the
+ * guest kernel gives itself (/proc, /dev, /sys) is left out; /dev's
+ * symlinks are made by the agent. */
+static void assemble_root(const struct sp_plan *plan)
+{
+	char dst[4200], dir[4200];
+	struct stat st;
+	int fd;
+
+	if (mount("tmpfs", EXPORT_DIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m") < 0)
+		die("mount the root tmpfs");
+	for (const char *const *d = (const char *const[]){ "/proc", "/sys", "/dev", "/tmp", SP_VM_SHARE_GUEST_PATH, NULL };
+	     *d; d++) {
+		snprintf(dst, sizeof dst, EXPORT_DIR "%s", *d);
+		mkdirs(dst);
+	}
+	for (size_t i = 0; i < plan->n_mounts; i++) {
+		const struct sp_mount *m = &plan->mounts[i];
+		const char *rest;
+
+		if (strcmp(m->target, "/") == 0 || beneath(m->target, "/dev", &rest) || strcmp(m->target, "/dev") == 0 ||
+		    beneath(m->target, "/proc", &rest))
+			continue;
+		snprintf(dst, sizeof dst, EXPORT_DIR "%s", m->target);
+		parent_of(dst, dir, sizeof dir);
+		switch (m->kind) {
+		case SP_MNT_BIND:
+			if (stat(m->source, &st) < 0) {
+				if (m->optional)
+					continue;
+				die(m->source);
+			}
+			if (S_ISDIR(st.st_mode)) {
+				mkdirs(dst);
+			} else {
+				mkdirs(dir);
+				fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+				if (fd < 0)
+					die(dst);
+				close(fd);
+			}
+			if (mount(m->source, dst, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+			    mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+				die(m->source);
+			break;
+		case SP_MNT_SYMLINK:
+			mkdirs(dir);
+			if (symlink(m->source, dst) < 0 && errno != EEXIST)
+				die(dst);
+			break;
+		case SP_MNT_FILE: {
+			size_t len = strlen(m->source);
+			mkdirs(dir);
+			fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			if (fd < 0 || write(fd, m->source, len) != (ssize_t)len)
+				die(dst);
+			close(fd);
+			break;
+		}
+		case SP_MNT_TMPFS:
+		case SP_MNT_HOME:
+		case SP_MNT_GRANT:
+			/* A mount point; one inside home or a grant was made
+			 * on disk by the host, and is skipped here. */
+			if (!beneath(m->target, SP_INNER_HOME, &rest) || m->kind == SP_MNT_HOME)
+				mkdirs(dst);
+			break;
+		default:
+			break;
+		}
+	}
+	if (mount(NULL, EXPORT_DIR, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+		die("make the root read-only");
+}
+
+static void virtiofsd_child(const struct sp_vm_share *sh, const struct sp_plan *plan, int listen_fd, int go,
+			    int log_fd)
+{
+	char fdarg[32], cache[32];
+	char c;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+		_exit(127);
+	sigset_t none;
+	int null;
+
+	if (read(go, &c, 1) != 1)
+		_exit(127);
+	/* Not the engine's blocked signals, stdin or stdout (a caller
+	 * reading the engine's output must see it end with the engine). */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	setsid(); /* as QEMU (qemu.c): signals to the engine's group are not ours */
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
+		_exit(127);
+	if (log_fd >= 0 && dup2(log_fd, 2) < 0)
+		_exit(127);
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		die("private mount namespace");
+	if (mount("tmpfs", EXPORT_BASE, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700,size=64k") < 0 ||
+	    mkdir(EXPORT_DIR, 0755) < 0)
+		die("mount " EXPORT_BASE);
+	if (sh->export_fd < 0) {
+		assemble_root(plan);
+	} else if (syscall(SYS_move_mount, sh->export_fd, "", AT_FDCWD, EXPORT_DIR, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+		die("attach the export");
+	}
+	if (dup2(listen_fd, VIRTIOFSD_FD) < 0)
+		die("dup2");
+	snprintf(fdarg, sizeof fdarg, "--fd=%d", VIRTIOFSD_FD);
+	/* What is read-only never changes under the guest: let it cache. */
+	snprintf(cache, sizeof cache, "cache=%s", sh->readonly ? "always" : "auto");
+	execl(sp_virtiofsd_path(), "virtiofsd", fdarg, "-o", "source=" EXPORT_DIR, "-o", cache, "-o",
+	      "sandbox=namespace", "-o", "log_level=err", (char *)NULL);
+	die(sp_virtiofsd_path());
+}
+
+/* A listening socket for virtiofsd and the end QEMU gets, already
+ * connected: the path exists only between bind and unlink, in a
+ * directory only root can enter. */
+static int socket_pair(const char *dir, const char *tag, int *listen_fd, int *client_fd, struct sp_err *err)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int l = -1, c = -1;
+
+	if ((size_t)snprintf(a.sun_path, sizeof a.sun_path, "%s/.fs-%d-%s", dir, (int)getpid(), tag) >=
+	    sizeof a.sun_path)
+		return sp_fail(err, SP_ERR_RUNTIME, "%s: the run directory's path is too long for a socket", dir);
+	unlink(a.sun_path);
+	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l < 0 || c < 0 || bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 1) < 0 ||
+	    connect(c, (struct sockaddr *)&a, sizeof a) < 0) {
+		int e = errno;
+		unlink(a.sun_path);
+		if (l >= 0)
+			close(l);
+		if (c >= 0)
+			close(c);
+		return sp_fail_errno(err, e, "vhost-user socket %s", a.sun_path);
+	}
+	unlink(a.sun_path);
+	*listen_fd = l;
+	*client_fd = c;
+	return 0;
+}
+
+int sp_vm_shares_start(struct sp_vm_shares *s, const struct sp_plan *plan, const struct sp_store *store,
+		       struct sp_cgroup *cg, int log_fd, struct sp_err *err)
+{
+	char *dir = sp_printf("%s/vm", store->run_dir);
+	int ret = -1;
+
+	if (!dir)
+		return sp_fail_errno(err, ENOMEM, "run directory");
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		sp_fail_errno(err, errno, "create %s", dir);
+		goto out;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		struct sp_vm_share *sh = &s->v[i];
+		int l = -1, go[2];
+		pid_t pid;
+
+		if (socket_pair(dir, sh->tag, &l, &sh->qemu_fd, err) < 0)
+			goto out;
+		if (pipe2(go, O_CLOEXEC) < 0) {
+			close(l);
+			sp_fail_errno(err, errno, "pipe");
+			goto out;
+		}
+		pid = fork();
+		if (pid == 0)
+			virtiofsd_child(sh, plan, l, go[0], log_fd);
+		close(l);
+		close(go[0]);
+		if (pid < 0) {
+			close(go[1]);
+			sp_fail_errno(err, errno, "fork virtiofsd");
+			goto out;
+		}
+		sh->pid = pid;
+		if (sp_cgroup_attach(cg, pid, false, err) < 0 || write(go[1], "g", 1) != 1) {
+			close(go[1]);
+			sp_err_wrap(err, "virtiofsd for %s", sh->tag);
+			goto out;
+		}
+		close(go[1]);
+		/* The export is in the child's mount namespace now. */
+		if (sh->export_fd >= 0) {
+			close(sh->export_fd);
+			sh->export_fd = -1;
+		}
+	}
+	ret = 0;
+out:
+	free(dir);
+	return ret;
+}
+
+void sp_vm_shares_stop(struct sp_vm_shares *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		struct sp_vm_share *sh = &s->v[i];
+		if (sh->pid > 0) {
+			kill(sh->pid, SIGKILL);
+			waitpid(sh->pid, NULL, 0);
+		}
+		if (sh->export_fd >= 0)
+			close(sh->export_fd);
+		if (sh->qemu_fd >= 0)
+			close(sh->qemu_fd);
+		free(sh->guest_path);
+	}
+	free(s->v);
+	if (s->share_dir)
+		sp_rmtree(AT_FDCWD, s->share_dir);
+	free(s->share_dir);
+	memset(s, 0, sizeof *s);
+}

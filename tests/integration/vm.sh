@@ -1,0 +1,219 @@
+#!/bin/bash
+# VM instances (issue 5): real QEMU guests (TCG here, or KVM where the
+# probe says it boots) with the Debian kernel, the generated initramfs and
+# the agent, virtiofs shares for software, home and grants.
+#
+#   - a VM reads its read-only grant, writes its home and its rw grant,
+#     exits 7: `run` returns 7 and the host sees the writes in the store
+#   - it cannot write the read-only grant, cannot see another instance's
+#     home or the host's files, runs its own kernel, cannot reach the
+#     control port or mount anything
+#   - stdin, stdout, stderr and signals pass through
+#   - QEMU killed with SIGKILL, or the engine killed, leaves no process,
+#     cgroup, socket or file behind
+#   - bad VM configuration gives one clear line and starts nothing
+#
+# Usage: vm.sh SPECTRUM PROBE        (TAP on stdout)
+
+# shellcheck disable=SC2016 # single-quoted sh -c scripts run in the guest
+set -u
+
+. "$(dirname "$0")/lib.sh" "$@"
+
+if ! command -v qemu-system-x86_64 >/dev/null || ! ls /boot/vmlinuz-* >/dev/null 2>&1; then
+	echo "1..0 # SKIP qemu-system-x86 or linux-image-amd64 is not installed (scripts/install-deps installs both)"
+	exit 0
+fi
+
+setup_store
+# A TCG boot takes seconds; a hung guest is stopped by the engine itself.
+export SP_TIMEOUT=180
+export SPECTRUM_VM_BOOT_TIMEOUT=120
+
+SECRET="other-secret-$RANDOM$RANDOM"
+HOST_MARK=/etc/spectrum-vm-test-mark-$$
+EXTRA_CLEANUP="rm -f $HOST_MARK"
+echo "host-only" >"$HOST_MARK"
+mkdir -p "$STATE/data/ro" "$STATE/data/rw" "$STATE/state/other"
+echo "read-only-input" >"$STATE/data/ro/in.txt"
+echo "$SECRET" >"$STATE/state/other/secret.txt"
+
+write_config() {
+	local vm=${1:-'{ "memory": "256M", "vcpus": 1 }'}
+	cat >"$CONF" <<EOF
+{ "instances": {
+    "vmone": {
+      "isolation": "vm",
+      "vm": $vm,
+      "software": ["host"],
+      "command": ["/bin/true"],
+      "data": [
+        {"path": "tools", "at": "/opt/tools", "mode": "ro"},
+        {"path": "ro", "at": "/mnt/ro", "mode": "ro"},
+        {"path": "rw", "at": "/home/user/rw", "mode": "rw"}
+      ],
+      "env": {"SPECTRUM_TEST_ENV": "from-config"}
+    },
+    "other": {
+      "software": ["host"],
+      "command": ["/bin/true"]
+    }
+} }
+EOF
+}
+write_config ""
+
+pgrep_count() {
+	pgrep -c -f "$1" 2>/dev/null || true
+}
+qemu_before=$(pgrep_count "qemu-system-x86_64 -name spectrum-vmone")
+vfs_before=$(pgrep_count "virtiofsd --fd=3")
+
+# 1. The round trip through the store, and the status.
+run_in vmone /bin/sh -c 'cat /mnt/ro/in.txt; echo home-write >/home/user/h.txt; echo rw-write >/home/user/rw/out.txt; echo to-stderr >&2; exit 7'
+check "run of a VM instance returns the command's status (7)" "rc $RC; err: $ERR" [ "$RC" -eq 7 ]
+check "the guest read its read-only grant" "out: $OUT" grep -qx "read-only-input" <<<"$OUT"
+check "stderr comes back on stderr, not stdout" "out: $OUT; err: $ERR" \
+	bash -c '[[ $1 == *to-stderr* ]] && [[ $2 != *to-stderr* ]]' _ "$ERR" "$OUT"
+check "the host sees the write to the home in the store" "$(ls -la "$STATE/state/vmone" 2>&1)" \
+	grep -qx "home-write" "$STATE/state/vmone/h.txt"
+check "the host sees the write to the rw grant in the store" "$(ls -la "$STATE/data/rw" 2>&1)" \
+	grep -qx "rw-write" "$STATE/data/rw/out.txt"
+owner=$(stat -c %u:%g "$STATE/data/rw/out.txt" 2>/dev/null)
+want=$(stat -c %u:%g "$STATE")
+check "what the guest wrote is owned by the store's owner on disk ($want)" "owner $owner" [ "$owner" = "$want" ]
+
+# 2. Isolation.
+run_in vmone /bin/sh -c 'echo x >/mnt/ro/new.txt'
+check "writing to the read-only grant fails" "rc $RC; err: $ERR" [ "$RC" -ne 0 ]
+check "nothing was written to the read-only grant on the host" "" [ ! -e "$STATE/data/ro/new.txt" ]
+run_in vmone /bin/sh -c 'rm /mnt/ro/in.txt'
+check "removing from the read-only grant fails" "rc $RC" [ "$RC" -ne 0 ]
+check "the read-only grant's file is still there" "" [ -e "$STATE/data/ro/in.txt" ]
+
+run_in vmone /bin/sh -c 'find / -path /usr -prune -o -path /proc -prune -o -path /sys -prune -o -type f -print 2>/dev/null | xargs grep -l "$1" 2>/dev/null; ls /home; ls -a /var/lib/spectrum 2>&1; true' _ "$SECRET"
+check "another instance's home is nowhere in the guest" "out: $OUT" bash -c '! grep -q -- "$1" <<<"$2" && ! grep -q other <<<"$2"' _ "secret" "$OUT"
+check "the guest sees only its own home under /home" "out: $OUT" grep -qx "user" <<<"$OUT"
+
+run_in vmone /bin/sh -c 'cat "$1"; uname -r; cat /proc/1/cmdline | tr "\0" " "; echo; id -u; id -g' _ "$HOST_MARK"
+check "the host's /etc is not the guest's (a file put there on the host is absent)" "out: $OUT" \
+	bash -c '! grep -q host-only <<<"$1"' _ "$OUT"
+guest_release=$(sed -n 1p <<<"$OUT")
+check "the guest runs its own kernel ($guest_release, host $(uname -r))" "out: $OUT" \
+	bash -c '[ -n "$1" ] && [ "$1" != "$(uname -r)" ]' _ "$guest_release"
+check "the guest's PID 1 is the agent" "out: $OUT" grep -q "^/init" <<<"$OUT"
+check "the command runs as uid and gid 1000 in the guest" "out: $OUT" \
+	bash -c '[ "$(tail -n 2 <<<"$1" | tr "\n" " ")" = "1000 1000 " ]' _ "$OUT"
+
+run_in vmone /bin/sh -c 'env'
+check "the guest's environment is the plan's (config variable present)" "out: $OUT" grep -qx "SPECTRUM_TEST_ENV=from-config" <<<"$OUT"
+check "no host variable leaks into the guest" "out: $OUT" bash -c '! grep -q SPECTRUM_LEAK_CANARY <<<"$1"' _ "$OUT"
+
+for port in /dev/vport1p1 /dev/vport0p1 /dev/vport2p1; do
+	run_in vmone /bin/sh -c 'if [ -e "$1" ]; then cat "$1" </dev/null >/dev/null 2>&1 && echo OPENED || echo refused; else echo absent; fi' _ "$port"
+	check "the command cannot open the control port $port" "out: $OUT" bash -c '! grep -q OPENED <<<"$1"' _ "$OUT"
+done
+# The guest's kernel is the boundary: its root powers are the agent's only.
+expect_refused vmone EPERM mount /home/user
+expect_refused vmone EPERM finit-module
+expect_refused vmone EPERM reboot
+expect_refused vmone EPERM kexec
+expect_allowed vmone read /opt/tools/probe
+
+# The engine's pid, not that of `timeout` in front of it.
+engine_of() {
+	local e
+	for _ in $(seq 1 50); do
+		e=$(pgrep -P "$1" -f "spectrum" | head -n 1)
+		[ -n "$e" ] && { echo "$e"; return; }
+		sleep 0.1
+	done
+}
+
+# 3. stdin, signals.
+o=$(echo "through-stdin" | timeout 180 "$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" run --config "$CONF" vmone -- /bin/cat 2>&1)
+check "stdin reaches the command and its end of file too" "out: $o" grep -qx "through-stdin" <<<"$o"
+
+timeout 180 "$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" run --config "$CONF" vmone -- /bin/sleep 100 </dev/null >/dev/null 2>"$T/term.err" &
+eng=$!
+for _ in $(seq 1 600); do [ -s "$RUNDIR/instances/vmone/pid" ] && break; sleep 0.2; done
+kill -TERM "$(engine_of "$eng")"
+wait "$eng"
+rc=$?
+check "SIGTERM to the engine reaches the command: run returns 143" "rc $rc; $(cat "$T/term.err")" [ "$rc" -eq 143 ]
+
+# 4. Teardown when QEMU is killed, and when the engine is.
+leftovers() {
+	local what=""
+	[ "$(pgrep_count "qemu-system-x86_64 -name spectrum-vmone")" -gt "$qemu_before" ] && what+="qemu "
+	[ "$(pgrep_count "virtiofsd --fd=3")" -gt "$vfs_before" ] && what+="virtiofsd "
+	[ -n "$(find "$RUNDIR" -type s 2>/dev/null)" ] && what+="sockets:$(find "$RUNDIR" -type s) "
+	[ -e "$RUNDIR/shares/vmone" ] && what+="share-dir "
+	[ -e "$RUNDIR/instances/vmone" ] && what+="runtime-dir "
+	find /sys/fs/cgroup -maxdepth 6 -type d -name 'vmone.*' 2>/dev/null | grep -q . && what+="cgroup "
+	echo "$what"
+}
+
+timeout 180 "$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" run --config "$CONF" vmone -- /bin/sleep 100 </dev/null >/dev/null 2>"$T/kill.err" &
+eng=$!
+for _ in $(seq 1 600); do [ -s "$RUNDIR/instances/vmone/pid" ] && break; sleep 0.2; done
+qpid=$(cat "$RUNDIR/instances/vmone/pid" 2>/dev/null)
+check "the runtime pid file names QEMU" "pid $qpid: $(tr '\0' ' ' <"/proc/$qpid/cmdline" 2>/dev/null | cut -c1-80)" \
+	grep -q "qemu-system" "/proc/$qpid/cmdline"
+quid=$(stat -c %u "/proc/$qpid" 2>/dev/null)
+check "QEMU runs as an unprivileged leased uid ($quid), not root" "" bash -c '[ -n "$1" ] && [ "$1" -ge 1073741824 ]' _ "$quid"
+check "QEMU has no capabilities" "$(grep Cap "/proc/$qpid/status")" \
+	bash -c 'grep -q "^CapEff:[[:space:]]*0000000000000000" "/proc/$1/status" && grep -q "^CapPrm:[[:space:]]*0000000000000000" "/proc/$1/status"' _ "$qpid"
+check "QEMU runs with no_new_privs and a seccomp filter" "$(grep -E 'NoNewPrivs|Seccomp:' "/proc/$qpid/status")" \
+	bash -c 'grep -q "^NoNewPrivs:[[:space:]]*1" "/proc/$1/status" && grep -q "^Seccomp:[[:space:]]*2" "/proc/$1/status"' _ "$qpid"
+check "QEMU is in the instance's cgroup" "$(cat "/proc/$qpid/cgroup")" grep -q "vmone\." "/proc/$qpid/cgroup"
+kill -KILL "$qpid"
+wait "$eng"
+rc=$?
+check "QEMU killed with SIGKILL: run returns 137" "rc $rc; $(cat "$T/kill.err")" [ "$rc" -eq 137 ]
+left=$(leftovers)
+check "QEMU killed: no process, socket, cgroup or file is left" "left: $left" [ -z "$left" ]
+
+timeout 180 "$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" run --config "$CONF" vmone -- /bin/sleep 100 </dev/null >/dev/null 2>&1 &
+eng=$!
+for _ in $(seq 1 600); do [ -s "$RUNDIR/instances/vmone/pid" ] && break; sleep 0.2; done
+kill -KILL "$(engine_of "$eng")"
+wait "$eng" 2>/dev/null
+for _ in $(seq 1 50); do
+	[ "$(pgrep_count "qemu-system-x86_64 -name spectrum-vmone")" -le "$qemu_before" ] &&
+		[ "$(pgrep_count "virtiofsd --fd=3")" -le "$vfs_before" ] && break
+	sleep 0.2
+done
+nq=$(pgrep_count "qemu-system-x86_64 -name spectrum-vmone")
+nv=$(pgrep_count "virtiofsd --fd=3")
+check "engine killed with SIGKILL: QEMU and virtiofsd die with it" "qemu $nq virtiofsd $nv" \
+	[ "$nq" -le "$qemu_before" -a "$nv" -le "$vfs_before" ]
+for _ in $(seq 1 50); do [ -z "$(leftovers)" ] && break; sleep 0.2; done
+left=$(leftovers)
+check "engine killed: its janitor removes the cgroups, the share and runtime directories" "left: $left" [ -z "$left" ]
+
+# 5. Bad VM configuration: one line naming the key, nothing started.
+bad() {
+	local what=$1 want_rc=$2 want=$3
+	sp run --config "$CONF" vmone </dev/null >"$T/bad.out" 2>"$T/bad.err"
+	local rc=$?
+	local lines
+	lines=$(wc -l <"$T/bad.err")
+	check "$what: exit $want_rc, one line naming it" "rc $rc; err: $(cat "$T/bad.err")" \
+		bash -c '[ "$1" -eq "$2" ] && [ "$3" -eq 1 ] && grep -q -- "$4" "$5"' _ "$rc" "$want_rc" "$lines" "$want" "$T/bad.err"
+}
+write_config '{"kernel": "/boot/vmlinuz-does-not-exist"}'
+bad "missing kernel" 1 "vm.kernel /boot/vmlinuz-does-not-exist: No such file or directory"
+write_config '{"memory": "64M"}'
+bad "memory too small" 2 'instances.vmone.vm.memory: expected a size from "128M"'
+write_config '{"disk": "1G"}'
+bad "unknown key" 2 "instances.vmone.vm.disk: unknown key"
+write_config '{"kernel": "/etc/hostname"}'
+bad "a kernel that is no kernel" 1 "/etc/hostname"
+write_config '{"vcpus": 0}'
+bad "zero vcpus" 2 "instances.vmone.vm.vcpus: expected a whole number of virtual CPUs from 1 to 64"
+write_config ""
+left=$(leftovers)
+check "bad configurations left nothing behind" "left: $left" [ -z "$left" ]
+
+finish
