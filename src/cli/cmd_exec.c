@@ -48,6 +48,12 @@ int sp_cmd_exec(const struct sp_cli *cli, int argc, char **argv, struct sp_err *
 		return sp_fail(err, SP_ERR_USAGE, "exec: missing command: spectrum exec NAME -- CMD...");
 	if (sp_cli_instance(cli, config, name, &cfg, &inst, err) < 0)
 		return -1;
+	if (inst->isolation == SP_ISOLATION_VM) {
+		sp_fail(err, SP_ERR_USAGE,
+			"exec: %s is a VM instance: joining a running guest is not built yet (`spectrum run %s -- CMD` boots one)",
+			name, name);
+		goto out_cfg;
+	}
 	if (sp_store_open(cli->state_dir, cli->run_dir, &store, err) < 0)
 		goto out_cfg;
 	if (sp_join_find(&store, name, &target, err) < 0) {

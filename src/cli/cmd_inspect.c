@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "vm/shares.h"
 #include "plan/plan.h"
 #include "sandbox/idrange.h"
 #include "sandbox/landlock.h"
@@ -74,6 +75,60 @@ static void print_limit(const char *what, unsigned long long v, bool size)
 	printf("  %-8s %s\n", what, buf);
 }
 
+static void print_env_limits(const struct sp_plan *plan)
+{
+	printf("\nenvironment (nothing else of the host's)\n");
+	for (size_t i = 0; plan->envp[i]; i++)
+		printf("  %s\n", plan->envp[i]);
+	if (plan->isolation == SP_ISOLATION_VM)
+		printf("\nnetwork    none: the guest has no network device, loopback only\n");
+	else
+		printf("\nnetwork    none: loopback only, in its own network namespace\n");
+	printf("\nlimits\n");
+	print_limit("memory", plan->limits.memory_bytes, true);
+	if (plan->limits.cpu_quota_us)
+		printf("  %-8s %.2f CPUs (%llu us per %llu us)\n", "cpu",
+		       (double)plan->limits.cpu_quota_us / (double)plan->limits.cpu_period_us,
+		       (unsigned long long)plan->limits.cpu_quota_us, (unsigned long long)plan->limits.cpu_period_us);
+	else
+		printf("  %-8s unlimited\n", "cpu");
+	print_limit("pids", plan->limits.pids, false);
+}
+
+static void print_vm(const struct sp_plan *plan)
+{
+	struct sp_vm_share_desc d[SP_VM_SHARES_MAX];
+	size_t n = sp_vm_share_describe(plan, d, SP_VM_SHARES_MAX);
+	char mem[32];
+
+	sp_format_size(plan->vm_memory, mem, sizeof mem);
+	printf("\nvirtual machine\n");
+	printf("  machine       QEMU q35, %u vCPU%s, %s of RAM (shared memfd, for virtiofs); KVM or TCG as `spectrum check` says\n",
+	       plan->vm_vcpus, plan->vm_vcpus == 1 ? "" : "s", mem);
+	printf("  kernel        %s\n", plan->vm_kernel ? plan->vm_kernel : "the newest /boot/vmlinuz-* (as an extracted ELF vmlinux)");
+	printf("  initramfs     generated: the agent as /init and the kernel's virtio modules\n");
+	printf("  shares        (virtiofs: one virtiofsd each)\n");
+	for (size_t i = 0; i < n; i++)
+		printf("    %-8s %-28s %s\n", d[i].tag, d[i].guest_path, d[i].readonly ? "read-only" : "read-write");
+	printf("\nconfinement\n");
+	printf("  guest         its own kernel; the command runs as uid %u gid %u with no_new_privs; the agent (PID 1) alone is root\n",
+	       (unsigned)plan->uid, (unsigned)plan->gid);
+	printf("  qemu          a leased unprivileged host uid, no capabilities, no_new_privs, own network and IPC namespaces,\n"
+	       "                -sandbox on (obsolete, elevateprivileges, spawn, resourcecontrol denied), in the instance's cgroup\n");
+	printf("  virtiofsd     its own mount namespace in which only its export is mounted, then its own namespace sandbox and seccomp\n");
+	printf("  store files   idmapped: the store owner's files appear as the guest user's, what it writes lands as the owner's\n");
+}
+
+/* A guest's kernel makes its own /dev and /proc: those lines of the plan
+ * are the container engine's only. */
+static bool shown_for(const struct sp_plan *plan, const struct sp_mount *m)
+{
+	if (plan->isolation != SP_ISOLATION_VM)
+		return true;
+	return !(strncmp(m->target, "/dev", 4) == 0 && (m->target[4] == '/' || !m->target[4])) &&
+	       !(strncmp(m->target, "/proc", 5) == 0 && (m->target[5] == '/' || !m->target[5]));
+}
+
 static void print_text(const struct sp_plan *plan, const struct sp_store *store)
 {
 	size_t nrules;
@@ -81,7 +136,7 @@ static void print_text(const struct sp_plan *plan, const struct sp_store *store)
 	int abi = sp_landlock_abi();
 	char buf[4200];
 
-	printf("instance   %s (container)\n", plan->name);
+	printf("instance   %s (%s)\n", plan->name, plan->isolation == SP_ISOLATION_VM ? "vm" : "container");
 	printf("command   ");
 	for (size_t i = 0; plan->argv[i]; i++)
 		printf(" %s", plan->argv[i]);
@@ -92,35 +147,28 @@ static void print_text(const struct sp_plan *plan, const struct sp_store *store)
 	printf("\nreads and writes\n");
 	for (size_t i = 0; i < plan->n_mounts; i++) {
 		const struct sp_mount *m = &plan->mounts[i];
-		if (writable(m))
+		if (writable(m) && shown_for(plan, m))
 			printf("  %-28s %-8s %s\n", m->target, sp_mount_kind_name(m->kind),
 			       source_text(plan, m, buf, sizeof buf, store));
 	}
 	printf("\nreads only\n");
 	for (size_t i = 0; i < plan->n_mounts; i++) {
 		const struct sp_mount *m = &plan->mounts[i];
-		if (m->kind == SP_MNT_MASK || m->kind == SP_MNT_RO_REMOUNT || writable(m))
+		if (m->kind == SP_MNT_MASK || m->kind == SP_MNT_RO_REMOUNT || writable(m) || !shown_for(plan, m))
 			continue;
 		printf("  %-28s %-8s %s\n", m->target, sp_mount_kind_name(m->kind),
 		       source_text(plan, m, buf, sizeof buf, store));
+	}
+	if (plan->isolation == SP_ISOLATION_VM) {
+		print_env_limits(plan);
+		print_vm(plan);
+		return;
 	}
 	printf("\nhidden or read-only in /proc\n ");
 	for (size_t i = 0; i < plan->n_mounts; i++)
 		if (plan->mounts[i].kind == SP_MNT_MASK || plan->mounts[i].kind == SP_MNT_RO_REMOUNT)
 			printf(" %s", plan->mounts[i].target);
-	printf("\n\nenvironment (nothing else of the host's)\n");
-	for (size_t i = 0; plan->envp[i]; i++)
-		printf("  %s\n", plan->envp[i]);
-	printf("\nnetwork    none: loopback only, in its own network namespace\n");
-	printf("\nlimits\n");
-	print_limit("memory", plan->limits.memory_bytes, true);
-	if (plan->limits.cpu_quota_us)
-		printf("  %-8s %.2f CPUs (%llu us per %llu us)\n", "cpu",
-		       (double)plan->limits.cpu_quota_us / (double)plan->limits.cpu_period_us,
-		       (unsigned long long)plan->limits.cpu_quota_us, (unsigned long long)plan->limits.cpu_period_us);
-	else
-		printf("  %-8s unlimited\n", "cpu");
-	print_limit("pids", plan->limits.pids, false);
+	print_env_limits(plan);
 	printf("\nconfinement\n  namespaces    ");
 	for (size_t i = 0; i < sizeof namespaces / sizeof namespaces[0]; i++)
 		printf("%s%s", i ? ", " : "", namespaces[i]);
@@ -146,7 +194,20 @@ static json_t *plan_json(const struct sp_plan *plan, const struct sp_store *stor
 	char buf[4200];
 
 	json_object_set_new(o, "name", json_string(plan->name));
-	json_object_set_new(o, "isolation", json_string("container"));
+	json_object_set_new(o, "isolation", json_string(plan->isolation == SP_ISOLATION_VM ? "vm" : "container"));
+	if (plan->isolation == SP_ISOLATION_VM) {
+		struct sp_vm_share_desc d[SP_VM_SHARES_MAX];
+		size_t nd = sp_vm_share_describe(plan, d, SP_VM_SHARES_MAX);
+		json_t *sh = json_array();
+
+		for (size_t i = 0; i < nd; i++)
+			json_array_append_new(sh, json_pack("{s:s, s:s, s:b}", "tag", d[i].tag, "path", d[i].guest_path,
+							    "readonly", d[i].readonly));
+		json_object_set_new(o, "vm",
+				    json_pack("{s:s, s:I, s:i, s:s?, s:o}", "machine", "q35", "memory_bytes",
+					      (json_int_t)plan->vm_memory, "vcpus", (int)plan->vm_vcpus, "kernel",
+					      plan->vm_kernel, "shares", sh));
+	}
 	a = json_array();
 	for (size_t i = 0; plan->software && plan->software[i]; i++)
 		json_array_append_new(a, json_string(plan->software[i]));

@@ -17,7 +17,6 @@
 #include "util/cleanup.h"
 #include "util/strv.h"
 
-#define START_TIMEOUT_MS 30000
 
 /* What every command here needs: the store, the supervision paths and
  * the configuration in force. */
@@ -96,7 +95,7 @@ static int start_one(struct ctx *c, const char *name, struct sp_err *err)
 		printf("%s is already running (pid %d)\n", name, (int)st.pid);
 		return 0;
 	}
-	if (sp_sv_start(&c->sv, name, START_TIMEOUT_MS, &status, err) < 0)
+	if (sp_sv_start(&c->sv, name, sp_sv_start_timeout_ms(inst), &status, err) < 0)
 		return -1;
 	pid = sp_sv_instance_pid(&c->sv, name);
 	if (pid > 0)

@@ -7,7 +7,6 @@
 
 #include "supervise/supervise.h"
 
-#define START_TIMEOUT_MS 30000
 
 static bool running(const struct sp_sv *sv, const char *name)
 {
@@ -36,7 +35,7 @@ static void start_new(const struct sp_sv *sv, const struct sp_instance *inst, st
 		snprintf(o->what, sizeof o->what, "new, not started (autostart is off)");
 		return;
 	}
-	if (sp_sv_start(sv, inst->name, START_TIMEOUT_MS, &status, &err) < 0)
+	if (sp_sv_start(sv, inst->name, sp_sv_start_timeout_ms(inst), &status, &err) < 0)
 		return failed(o, "start", &err);
 	snprintf(o->what, sizeof o->what, "started (new)");
 }
@@ -76,7 +75,7 @@ static void update(const struct sp_sv *sv, const struct sp_instance *inst, const
 	}
 	if (sp_sv_stop(sv, inst->name, &err) < 0)
 		return failed(o, "restart", &err);
-	if (sp_sv_start(sv, inst->name, START_TIMEOUT_MS, &status, &err) < 0)
+	if (sp_sv_start(sv, inst->name, sp_sv_start_timeout_ms(inst), &status, &err) < 0)
 		return failed(o, "restart", &err);
 	snprintf(o->what, sizeof o->what, "restarted");
 }

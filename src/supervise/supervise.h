@@ -94,6 +94,13 @@ struct sp_sv_status {
 	unsigned failures;   /* consecutive failed runs (backoff) */
 };
 
+/* How long a start may take to be ready: a VM boots a kernel (seconds
+ * under TCG, plus the one-time boot files and KVM probe on a new host). */
+static inline unsigned sp_sv_start_timeout_ms(const struct sp_instance *inst)
+{
+	return inst->isolation == SP_ISOLATION_VM ? 120000 : 30000;
+}
+
 /* Starts NAME (its service directory must be installed and supervised)
  * and waits up to TIMEOUT_MS until it is ready.  A run that ends before
  * that fails with "exited with status N" and sets *EXIT_STATUS. */

@@ -58,7 +58,7 @@ static struct sp_vm_share *add_share(struct sp_vm_shares *s, const char *tag, co
 	sh = &v[s->n];
 	memset(sh, 0, sizeof *sh);
 	sh->export_fd = sh->qemu_fd = -1;
-	snprintf(sh->tag, sizeof sh->tag, "%s", tag);
+	snprintf(sh->tag, sizeof sh->tag, "%.39s", tag);
 	sh->readonly = readonly;
 	sh->guest_path = strdup(guest_path);
 	if (!sh->guest_path) {
@@ -113,17 +113,63 @@ char *sp_vm_share_dir(const struct sp_store *store, const char *name)
 	return sp_printf("%s/shares/%s", store->run_dir, name);
 }
 
+size_t sp_vm_share_describe(const struct sp_plan *plan, struct sp_vm_share_desc *out, size_t max)
+{
+	unsigned ngrant = 0;
+	size_t n = 0;
+
+	if (n < max)
+		out[n++] = (struct sp_vm_share_desc){ SP_VM_SHARE_ROOT, "/", true, -1 };
+	for (size_t i = 0; i < plan->n_mounts && n + 1 < max; i++) {
+		const struct sp_mount *m = &plan->mounts[i];
+
+		if (m->kind == SP_MNT_HOME) {
+			out[n++] = (struct sp_vm_share_desc){ "home", m->target, false, (long)i };
+		} else if (m->kind == SP_MNT_GRANT) {
+			out[n] = (struct sp_vm_share_desc){ "", m->target, m->readonly, (long)i };
+			snprintf(out[n].tag, sizeof out[n].tag, "data%u", ngrant++);
+			n++;
+		}
+	}
+	if (n < max)
+		out[n++] = (struct sp_vm_share_desc){ "share", SP_VM_SHARE_GUEST_PATH, false, -1 };
+	return n;
+}
+
+static int open_share_dir(const struct sp_store *store, struct sp_vm_shares *s, int *fd, struct sp_err *err)
+{
+	char *parent = sp_printf("%s/shares", store->run_dir);
+
+	s->share_dir = sp_vm_share_dir(store, s->name);
+	if (!parent || !s->share_dir) {
+		free(parent);
+		return sp_fail_errno(err, ENOMEM, "share directory");
+	}
+	if (mkdir(parent, 0755) < 0 && errno != EEXIST) {
+		sp_fail_errno(err, errno, "create %s", parent);
+		free(parent);
+		return -1;
+	}
+	free(parent);
+	/* Left by an engine that was killed: it starts empty again. */
+	sp_rmtree(AT_FDCWD, s->share_dir);
+	if (mkdir(s->share_dir, 0755) < 0)
+		return sp_fail_errno(err, errno, "create %s", s->share_dir);
+	*fd = open(s->share_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return *fd < 0 ? sp_fail_errno(err, errno, "open %s", s->share_dir) : 0;
+}
+
 int sp_vm_shares_prepare(const struct sp_plan *plan, const struct sp_store *store, struct sp_vm_shares *s,
 			 struct sp_err *err)
 {
 	const unsigned long long ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 	const unsigned long long rw = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-	struct sp_vm_share *sh;
-	int userns = -1, home = -1, ret = -1, share = -1;
-	unsigned ngrant = 0;
-	char tag[40];
+	struct sp_vm_share_desc desc[SP_VM_SHARES_MAX];
+	size_t nd = sp_vm_share_describe(plan, desc, SP_VM_SHARES_MAX);
+	int userns = -1, home = -1, ret = -1, src;
 
 	memset(s, 0, sizeof *s);
+	s->name = plan->name;
 	/* The guest's user is uid/gid PLAN->uid on the host side of
 	 * virtiofs: the store's owner appears as it, and what it writes
 	 * lands owned by the store's owner. */
@@ -131,81 +177,54 @@ int sp_vm_shares_prepare(const struct sp_plan *plan, const struct sp_store *stor
 		goto out;
 	if (sp_store_home(store, plan->name, &home, err) < 0)
 		goto out;
-	if (!add_share(s, SP_VM_SHARE_ROOT, "/", true, err))
-		goto out;
-	for (size_t i = 0; i < plan->n_mounts; i++) {
-		const struct sp_mount *m = &plan->mounts[i];
-		bool dir;
-		int gfd;
+	for (size_t k = 0; k < nd; k++) {
+		const struct sp_mount *m = desc[k].mount >= 0 ? &plan->mounts[desc[k].mount] : NULL;
+		struct sp_vm_share *sh = add_share(s, desc[k].tag, desc[k].guest_path, desc[k].readonly, err);
+		bool dir = true;
 
-		if (m->kind == SP_MNT_HOME) {
-			if (!(sh = add_share(s, "home", m->target, false, err)))
+		if (!sh)
+			goto out;
+		if (strcmp(desc[k].tag, SP_VM_SHARE_ROOT) == 0)
+			continue; /* assembled by its virtiofsd's side */
+		src = -1;
+		if (!m) {
+			if (open_share_dir(store, s, &src, err) < 0)
 				goto out;
-			if (sp_detached_mount(home, NULL, false, rw, userns, &sh->export_fd, err) < 0) {
-				sp_err_wrap(err, "home %s", m->source);
+		} else if (m->kind == SP_MNT_HOME) {
+			src = fcntl(home, F_DUPFD_CLOEXEC, 0);
+			if (src < 0) {
+				sp_fail_errno(err, errno, "dup");
 				goto out;
 			}
-		} else if (m->kind == SP_MNT_GRANT) {
-			if (sp_store_open_grant(store, m->source, &gfd, &dir, err) < 0)
+		} else {
+			if (sp_store_open_grant(store, m->source, &src, &dir, err) < 0)
 				goto out;
 			if (!dir) {
-				close(gfd);
+				close(src);
 				sp_fail(err, SP_ERR_USAGE,
 					"data grant %s: a VM instance can only be granted directories (virtiofs exports a directory)",
 					m->source);
 				goto out;
 			}
-			snprintf(tag, sizeof tag, "data%u", ngrant++);
-			if (mount_point(plan, i, store, home, err) < 0 || !(sh = add_share(s, tag, m->target, m->readonly, err))) {
-				close(gfd);
+			if (mount_point(plan, (size_t)desc[k].mount, store, home, err) < 0) {
+				close(src);
 				goto out;
 			}
-			if (sp_detached_mount(gfd, NULL, false, m->readonly ? ro : rw, userns, &sh->export_fd, err) < 0) {
-				close(gfd);
-				sp_err_wrap(err, "data grant %s", m->source);
-				goto out;
-			}
-			close(gfd);
 		}
-	}
-
-	/* The per-instance share directory starts empty each time. */
-	s->share_dir = sp_vm_share_dir(store, plan->name);
-	if (!s->share_dir) {
-		sp_fail_errno(err, ENOMEM, "share directory");
-		goto out;
-	}
-	{
-		char *parent = sp_printf("%s/shares", store->run_dir);
-		if (!parent || (mkdir(parent, 0755) < 0 && errno != EEXIST)) {
-			sp_fail_errno(err, parent ? errno : ENOMEM, "create %s", parent ? parent : "shares");
-			free(parent);
+		if (sp_detached_mount(src, NULL, false, desc[k].readonly ? ro : rw, userns, &sh->export_fd, err) < 0) {
+			close(src);
+			sp_err_wrap(err, "%s %s", m ? (m->kind == SP_MNT_HOME ? "home" : "data grant") : "share directory",
+				    m ? m->source : s->share_dir);
 			goto out;
 		}
-		free(parent);
+		close(src);
 	}
-	/* Left by an engine that was killed: it starts empty again. */
-	sp_rmtree(AT_FDCWD, s->share_dir);
-	if (mkdir(s->share_dir, 0755) < 0) {
-		sp_fail_errno(err, errno, "create %s", s->share_dir);
-		goto out;
-	}
-	share = open(s->share_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (share < 0) {
-		sp_fail_errno(err, errno, "open %s", s->share_dir);
-		goto out;
-	}
-	if (!(sh = add_share(s, "share", SP_VM_SHARE_GUEST_PATH, false, err)) ||
-	    sp_detached_mount(share, NULL, false, rw, userns, &sh->export_fd, err) < 0)
-		goto out;
 	ret = 0;
 out:
 	if (userns >= 0)
 		close(userns);
 	if (home >= 0)
 		close(home);
-	if (share >= 0)
-		close(share);
 	if (ret < 0)
 		sp_vm_shares_stop(s);
 	return ret;

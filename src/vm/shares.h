@@ -40,11 +40,24 @@ struct sp_vm_share {
 struct sp_vm_shares {
 	struct sp_vm_share *v;
 	size_t n;
+	const char *name; /* the instance's */
 	char *share_dir; /* RUN/shares/NAME on the host, removed by stop */
 };
 
 /* The virtiofsd binary: SPECTRUM_VIRTIOFSD, else Debian 12's. */
 const char *sp_virtiofsd_path(void);
+
+/* What PLAN shares, in order, without opening anything (`inspect`
+ * prints it; prepare opens it).  MOUNT is the index of the plan's home
+ * or grant mount, or -1 for the root and the share directory. */
+struct sp_vm_share_desc {
+	char tag[40];
+	const char *guest_path;
+	bool readonly;
+	long mount;
+};
+#define SP_VM_SHARES_MAX 256
+size_t sp_vm_share_describe(const struct sp_plan *plan, struct sp_vm_share_desc *out, size_t max);
 
 /* RUN/shares/NAME.  malloc'ed. */
 char *sp_vm_share_dir(const struct sp_store *store, const char *name);

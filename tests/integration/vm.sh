@@ -63,11 +63,6 @@ EOF
 }
 write_config ""
 
-pgrep_count() {
-	pgrep -c -f "$1" 2>/dev/null || true
-}
-qemu_before=$(pgrep_count "qemu-system-x86_64 -name spectrum-vmone")
-vfs_before=$(pgrep_count "virtiofsd --fd=3")
 
 # 1. The round trip through the store, and the status.
 run_in vmone /bin/sh -c 'cat /mnt/ro/in.txt; echo home-write >/home/user/h.txt; echo rw-write >/home/user/rw/out.txt; echo to-stderr >&2; exit 7'
@@ -143,14 +138,21 @@ rc=$?
 check "SIGTERM to the engine reaches the command: run returns 143" "rc $rc; $(cat "$T/term.err")" [ "$rc" -eq 143 ]
 
 # 4. Teardown when QEMU is killed, and when the engine is.
+# What is left of this test's vmone: processes in its cgroups (named
+# vmone.HASH, HASH from this store: other stores' instances do not count),
+# sockets and directories in the run directory, the cgroups themselves.
+ID=""
 leftovers() {
-	local what=""
-	[ "$(pgrep_count "qemu-system-x86_64 -name spectrum-vmone")" -gt "$qemu_before" ] && what+="qemu "
-	[ "$(pgrep_count "virtiofsd --fd=3")" -gt "$vfs_before" ] && what+="virtiofsd "
+	local what="" f
+	if [ -n "$ID" ]; then
+		for f in /proc/[0-9]*/cgroup; do
+			grep -q "/$ID\$" "$f" 2>/dev/null && what+="process:$(tr '\0' ' ' <"${f%/cgroup}/cmdline" | cut -c1-40) "
+		done
+		find /sys/fs/cgroup -maxdepth 6 -type d -name "$ID" 2>/dev/null | grep -q . && what+="cgroup "
+	fi
 	[ -n "$(find "$RUNDIR" -type s 2>/dev/null)" ] && what+="sockets:$(find "$RUNDIR" -type s) "
 	[ -e "$RUNDIR/shares/vmone" ] && what+="share-dir "
 	[ -e "$RUNDIR/instances/vmone" ] && what+="runtime-dir "
-	find /sys/fs/cgroup -maxdepth 6 -type d -name 'vmone.*' 2>/dev/null | grep -q . && what+="cgroup "
 	echo "$what"
 }
 
@@ -167,10 +169,14 @@ check "QEMU has no capabilities" "$(grep Cap "/proc/$qpid/status")" \
 check "QEMU runs with no_new_privs and a seccomp filter" "$(grep -E 'NoNewPrivs|Seccomp:' "/proc/$qpid/status")" \
 	bash -c 'grep -q "^NoNewPrivs:[[:space:]]*1" "/proc/$1/status" && grep -q "^Seccomp:[[:space:]]*2" "/proc/$1/status"' _ "$qpid"
 check "QEMU is in the instance's cgroup" "$(cat "/proc/$qpid/cgroup")" grep -q "vmone\." "/proc/$qpid/cgroup"
+ID=$(grep -o 'vmone\.[0-9a-f]*$' "/proc/$qpid/cgroup" | head -n 1)
+vfs=$(for f in /proc/[0-9]*/cgroup; do grep -q "/$ID\$" "$f" 2>/dev/null && tr '\0' ' ' <"${f%/cgroup}/cmdline" && echo; done | grep -c "virtiofsd --fd=3")
+check "one virtiofsd per share runs in the instance's cgroup (5: root, home, 2 grants... plus the share dir)" "got $vfs" [ "$vfs" -ge 5 ]
 kill -KILL "$qpid"
 wait "$eng"
 rc=$?
 check "QEMU killed with SIGKILL: run returns 137" "rc $rc; $(cat "$T/kill.err")" [ "$rc" -eq 137 ]
+for _ in $(seq 1 25); do [ -z "$(leftovers)" ] && break; sleep 0.2; done
 left=$(leftovers)
 check "QEMU killed: no process, socket, cgroup or file is left" "left: $left" [ -z "$left" ]
 
@@ -179,20 +185,51 @@ eng=$!
 for _ in $(seq 1 600); do [ -s "$RUNDIR/instances/vmone/pid" ] && break; sleep 0.2; done
 kill -KILL "$(engine_of "$eng")"
 wait "$eng" 2>/dev/null
-for _ in $(seq 1 50); do
-	[ "$(pgrep_count "qemu-system-x86_64 -name spectrum-vmone")" -le "$qemu_before" ] &&
-		[ "$(pgrep_count "virtiofsd --fd=3")" -le "$vfs_before" ] && break
-	sleep 0.2
-done
-nq=$(pgrep_count "qemu-system-x86_64 -name spectrum-vmone")
-nv=$(pgrep_count "virtiofsd --fd=3")
-check "engine killed with SIGKILL: QEMU and virtiofsd die with it" "qemu $nq virtiofsd $nv" \
-	[ "$nq" -le "$qemu_before" -a "$nv" -le "$vfs_before" ]
 for _ in $(seq 1 50); do [ -z "$(leftovers)" ] && break; sleep 0.2; done
 left=$(leftovers)
-check "engine killed: its janitor removes the cgroups, the share and runtime directories" "left: $left" [ -z "$left" ]
+check "engine killed: QEMU and virtiofsd die, its janitor removes the cgroups, the share and runtime directories" "left: $left" [ -z "$left" ]
 
-# 5. Bad VM configuration: one line naming the key, nothing started.
+# 5. A terminal: the command gets a pty in the guest with the host
+# terminal's size (script(1) gives `run` a terminal here).
+if command -v script >/dev/null; then
+	o=$(COLUMNS=97 LINES=31 timeout 180 script -qec "stty cols 97 rows 31; $SPECTRUM --state-dir $STATE --run-dir $RUNDIR run --config $CONF vmone -- /bin/sh -c 'tty; stty size; test -t 0 && echo STDIN-IS-TTY'" /dev/null 2>&1 </dev/null)
+	check "with a terminal, the command runs on a new pty in the guest" "out: $o" grep -q "/dev/pts/[0-9]" <<<"$o"
+	check "the guest's pty has the host terminal's size" "out: $o" grep -q "^31 97" <<<"${o//$'\r'/}"
+	check "stdin is that terminal" "out: $o" grep -q "STDIN-IS-TTY" <<<"$o"
+fi
+
+# 6. Supervised: start, list, stop, as for a container.
+SCAN=$RUNDIR/s6/scan
+stop_svscan() {
+	local pid
+	pid=$(pgrep -f -x "s6-svscan -d 3 $SCAN" | head -n 1)
+	[ -n "$pid" ] || return 0
+	timeout 10 s6-svscanctl -t "$SCAN" 2>/dev/null
+	wait_gone "$pid" 20 || kill -KILL "$pid" 2>/dev/null
+}
+trap 'stop_svscan; lib_cleanup' EXIT
+if command -v s6-svscan >/dev/null; then
+	SWITCHED=$T/switched.json
+	sed 's|"command": \["/bin/true"\]|"command": ["/bin/sleep", "100000"], "stop_timeout": 5|' "$CONF" >"$SWITCHED"
+	sp switch "$SWITCHED" >"$T/sw.out" 2>&1
+	check "switch takes a configuration with a VM instance" "$(cat "$T/sw.out")" [ $? -eq 0 ]
+	sp start vmone >"$T/start.out" 2>&1
+	rc=$?
+	check "start of a VM instance waits until its command runs" "rc $rc: $(cat "$T/start.out")" [ "$rc" -eq 0 ]
+	state=$(sp list --json | python3 -c 'import json,sys; d={i["name"]: i for i in json.load(sys.stdin)}; i=d["vmone"]; print(i["isolation"], i["state"])' 2>&1)
+	check "list shows it as a running vm" "got: $state" [ "$state" = "vm up" ]
+	qpid=$(cat "$RUNDIR/instances/vmone/pid" 2>/dev/null)
+	check "a supervised VM's QEMU runs" "pid '$qpid'" grep -q qemu-system "/proc/$qpid/cmdline"
+	sp stop vmone >"$T/stop.out" 2>&1
+	rc=$?
+	check "stop of a VM instance" "rc $rc: $(cat "$T/stop.out")" [ "$rc" -eq 0 ]
+	for _ in $(seq 1 50); do [ -z "$(leftovers)" ] && break; sleep 0.2; done
+	left=$(leftovers)
+	check "stopped: no process, socket, cgroup or file is left" "left: $left" [ -z "$left" ]
+	stop_svscan
+fi
+
+# 7. Bad VM configuration: one line naming the key, nothing started.
 bad() {
 	local what=$1 want_rc=$2 want=$3
 	sp run --config "$CONF" vmone </dev/null >"$T/bad.out" 2>"$T/bad.err"
