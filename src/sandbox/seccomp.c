@@ -306,3 +306,23 @@ out:
 	seccomp_release(ctx);
 	return ret;
 }
+
+int sp_seccomp_apply_file_server(struct sp_err *err)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	int rc, ret = -1;
+
+	if (ctx == NULL)
+		return sp_fail(err, SP_ERR_RUNTIME, "seccomp_init failed");
+	if (add_mode_rules(ctx, err) < 0)
+		goto out;
+	rc = seccomp_load(ctx);
+	if (rc < 0) {
+		sp_fail_errno(err, -rc, "load seccomp filter");
+		goto out;
+	}
+	ret = 0;
+out:
+	seccomp_release(ctx);
+	return ret;
+}

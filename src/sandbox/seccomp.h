@@ -18,3 +18,10 @@ int sp_seccomp_apply(struct sp_err *err);
 
 /* The rules, for `inspect` and `check`. */
 const struct sp_seccomp_rule_desc *sp_seccomp_rules(size_t *n);
+
+/* For a process that serves the store to a guest (virtiofsd): only the
+ * rules that keep setuid and setgid bits out of the store (what a guest
+ * asks virtiofsd to chmod or create lands owned by the store's owner on
+ * disk).  Stacked under the server's own filter, it holds whatever the
+ * guest's kernel lets through. */
+int sp_seccomp_apply_file_server(struct sp_err *err);

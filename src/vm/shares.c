@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "sandbox/idmap.h"
+#include "sandbox/seccomp.h"
 #include "util/rmtree.h"
 #include "util/strv.h"
 #include "vm/shares.h"
@@ -377,6 +378,13 @@ static void virtiofsd_child(const struct sp_vm_share *sh, const struct sp_plan *
 	}
 	if (dup2(listen_fd, VIRTIOFSD_FD) < 0)
 		die("dup2");
+	{
+		struct sp_err e;
+		if (sp_seccomp_apply_file_server(&e) < 0) {
+			dprintf(2, "spectrum: virtiofsd setup: %s\n", e.msg);
+			_exit(127);
+		}
+	}
 	snprintf(fdarg, sizeof fdarg, "--fd=%d", VIRTIOFSD_FD);
 	/* What is read-only never changes under the guest: let it cache. */
 	snprintf(cache, sizeof cache, "cache=%s", sh->readonly ? "always" : "auto");

@@ -108,6 +108,24 @@ for port in /dev/vport1p1 /dev/vport0p1 /dev/vport2p1; do
 	run_in vmone /bin/sh -c 'if [ -e "$1" ]; then cat "$1" </dev/null >/dev/null 2>&1 && echo OPENED || echo refused; else echo absent; fi' _ "$port"
 	check "the command cannot open the control port $port" "out: $OUT" bash -c '! grep -q OPENED <<<"$1"' _ "$OUT"
 done
+# What the guest writes lands owned by the store's owner (root): a setuid
+# or setgid bit set from inside would make a root setuid program on the
+# host, in data/ where other host users may reach it.  virtiofsd runs
+# under a filter of Spectrum's that refuses those bits, whatever the
+# guest's kernel lets through.
+run_in vmone /bin/sh -c 'cp /bin/true ~/su; chmod u+s ~/su; echo "u+s $?"; chmod g+s ~/su; echo "g+s $?";
+	cp /bin/true ~/rw/su; chmod 4755 ~/rw/su; echo "rw-4755 $?"; mkdir ~/sgdir && chmod 2775 ~/sgdir; echo "dir-g+s $?";
+	install -m 4755 /bin/true ~/rw/inst 2>/dev/null; echo "install $?"; true'
+check "chmod u+s, g+s and install -m 4755 are refused in the guest" "out: $OUT" \
+	bash -c '! grep -E -q " 0$" <<<"$1" && [ "$(grep -c . <<<"$1")" -eq 5 ]' _ "$OUT"
+setid=$(find "$STATE" -perm /6000 2>/dev/null)
+check "no setuid or setgid file or directory landed in the store" "found: $setid" [ -z "$setid" ]
+run_in vmone /bin/sh -c 'ln -s /etc/hostname ~/hn && cat ~/hn; ln -s / ~/root && ls ~/root/home'
+check "a symlink the guest makes resolves in the guest, not on the host" "out: $OUT" \
+	bash -c '[ "$(sed -n 1p <<<"$1")" = vmone ] && [ "$(sed -n 2p <<<"$1")" = user ]' _ "$OUT"
+check "on the host, that symlink is a plain symlink in the home (not followed)" "" \
+	[ "$(readlink "$STATE/state/vmone/hn")" = /etc/hostname ]
+
 # The guest's kernel is the boundary: its root powers are the agent's only.
 expect_refused vmone EPERM mount /home/user
 expect_refused vmone EPERM finit-module
