@@ -10,15 +10,18 @@ static const struct sp_command commands[] = {
 	  "exits with its command's status (128+N when killed by signal N; 137 and a\n"
 	  "message when its memory limit was exceeded).  CMD replaces the configured\n"
 	  "command.  When stdin, stdout or stderr is a terminal the instance gets a new\n"
-	  "pty of its own, relayed to it.\n\n"
+	  "pty of its own, relayed to it.  An instance with isolation \"vm\" boots its\n"
+	  "own kernel under QEMU (KVM when it can boot there, else TCG); its stdio,\n"
+	  "signals and status pass through the guest's agent.\n\n"
 	  "  --config FILE   the configuration (.json, or .nix evaluated with Nix)\n"
 	  "  --notify-fd N   write a newline to descriptor N once the command runs\n"
 	  "                  (readiness for s6's notification-fd)\n" },
 	{ "check", sp_cmd_check, "check [--json]",
 	  "Says what this host supports, feature by feature: namespaces, seccomp,\n"
 	  "Landlock, cgroups (v2 and v1 controllers), idmapped mounts on the store,\n"
-	  "openat2, KVM, QEMU, Nix, s6.  Exits 1 when a feature every instance needs\n"
-	  "is missing.\n\n"
+	  "openat2, KVM or TCG for VMs (a probe boot under KVM, once per kernel), the\n"
+	  "guest's boot files, virtiofsd, QEMU, Nix, s6.  Exits 1 when a feature every\n"
+	  "instance needs is missing.\n\n"
 	  "  --json          machine-readable output\n" },
 	{ "inspect", sp_cmd_inspect, "inspect [--config FILE] NAME [--json]",
 	  "Prints everything NAME can see and do, from its configuration: software,\n"
@@ -64,12 +67,14 @@ static const struct sp_command commands[] = {
 	  "Runs CMD inside the running instance NAME: in its namespaces and cgroups,\n"
 	  "with the very same confinement (user, no capabilities, no_new_privs,\n"
 	  "seccomp, Landlock, clean environment), and a new pty of the instance's\n"
-	  "own when stdio is a terminal.  Exits with CMD's status (128+N on signal N).\n\n"
+	  "own when stdio is a terminal.  Exits with CMD's status (128+N on signal N).\n"
+	  "Container instances only: joining a running VM is not built yet.\n\n"
 	  "  --config FILE   the configuration the instance runs from (default: the\n"
 	  "                  current generation)\n" },
 	{ "logs", sp_cmd_logs, "logs NAME [-f]",
 	  "Prints the log of a supervised instance (its stdout and stderr, kept\n"
-	  "by s6-log under log/NAME/ of the store, rotated).\n\n"
+	  "by s6-log under log/NAME/ of the store, rotated).  A VM's serial console\n"
+	  "(its kernel's messages) is in log/NAME/console, from its last boot.\n\n"
 	  "  -f              keep printing what is added\n" },
 	{ "verify", sp_cmd_verify, "verify [--full] [NAME...]",
 	  "Checks the software of each instance (all, or NAME...) against what the\n"

@@ -39,11 +39,15 @@
 #define BOOT_TIMEOUT_DEFAULT 120
 /* From the command's end to QEMU's exit, at most. */
 #define POWEROFF_TIMEOUT 15
+/* What the console log keeps of one boot: a guest that floods its
+ * console must not fill the store's disk. */
+#define CONSOLE_LOG_MAX (4u << 20)
 
 static const int relayed_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
 struct vm_relay {
 	int ctl, con, log, sigfd, notify_fd;
+	size_t logged;
 	pid_t qemu;
 	int qemu_status;
 	bool qemu_done, ctl_eof, con_eof, stdin_open, ready, got_exit;
@@ -206,8 +210,17 @@ static void read_console(struct vm_relay *r)
 		r->con_eof = true;
 		return;
 	}
-	if (r->log >= 0)
-		write_all(r->log, (const uint8_t *)buf, (size_t)n);
+	if (r->log < 0 || r->logged >= CONSOLE_LOG_MAX)
+		return;
+	if (r->logged + (size_t)n > CONSOLE_LOG_MAX) {
+		static const char cut[] = "\n[spectrum: console output beyond 4 MiB dropped]\n";
+		write_all(r->log, (const uint8_t *)buf, CONSOLE_LOG_MAX - r->logged);
+		write_all(r->log, (const uint8_t *)cut, sizeof cut - 1);
+		r->logged = CONSOLE_LOG_MAX;
+		return;
+	}
+	write_all(r->log, (const uint8_t *)buf, (size_t)n);
+	r->logged += (size_t)n;
 }
 
 static void read_stdin(struct vm_relay *r)
