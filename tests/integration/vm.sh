@@ -231,6 +231,9 @@ if command -v s6-svscan >/dev/null; then
 	sed 's|"command": \["/bin/true"\]|"command": ["/bin/sleep", "100000"], "stop_timeout": 5|' "$CONF" >"$SWITCHED"
 	sp switch "$SWITCHED" >"$T/sw.out" 2>&1
 	check "switch takes a configuration with a VM instance" "$(cat "$T/sw.out")" [ $? -eq 0 ]
+	sp verify vmone >"$T/verify.out" 2>&1
+	rc=$?
+	check "verify checks a VM instance's software as a container's" "rc $rc: $(tail -n 3 "$T/verify.out")" [ "$rc" -eq 0 ]
 	sp start vmone >"$T/start.out" 2>&1
 	rc=$?
 	check "start of a VM instance waits until its command runs" "rc $rc: $(cat "$T/start.out")" [ "$rc" -eq 0 ]
