@@ -217,6 +217,38 @@ static void load_module(struct agent *a, const char *name)
 /* MODULES_DIR/order names the modules one a line, in dependency order.
  * A module that fails is logged and the boot goes on: the port search
  * then says what is missing. */
+/* The guest's kernel is the boundary: once the agent's modules are in,
+ * the command may load no other (autoloading through a socket family
+ * would reach modules never meant for it), create no user namespace, and
+ * read no kernel address or log. */
+static const struct {
+	const char *path, *value;
+	bool required;
+} hardening[] = {
+	{ "/proc/sys/kernel/modules_disabled", "1", true },
+	{ "/proc/sys/user/max_user_namespaces", "0", true },
+	{ "/proc/sys/kernel/kptr_restrict", "2", false },
+	{ "/proc/sys/kernel/dmesg_restrict", "1", false },
+	{ "/proc/sys/kernel/perf_event_paranoid", "3", false },
+	{ "/proc/sys/kernel/unprivileged_bpf_disabled", "1", false },
+	{ "/proc/sys/vm/unprivileged_userfaultfd", "0", false },
+	{ "/proc/sys/kernel/kexec_load_disabled", "1", false },
+};
+
+static void harden_kernel(struct agent *a)
+{
+	for (size_t i = 0; i < sizeof hardening / sizeof hardening[0]; i++) {
+		int fd = open(hardening[i].path, O_WRONLY | O_CLOEXEC);
+		size_t len = strlen(hardening[i].value);
+		bool ok = fd >= 0 && write(fd, hardening[i].value, len) == (ssize_t)len;
+
+		if (fd >= 0)
+			close(fd);
+		if (!ok && hardening[i].required)
+			agent_fail(a, "%s: %s", hardening[i].path, strerror(errno));
+	}
+}
+
 static void load_modules(struct agent *a)
 {
 	FILE *f = fopen(MODULES_DIR "/order", "re");
@@ -449,6 +481,7 @@ int main(void)
 	boot_mounts(&a);
 	agent_log(&a, "up");
 	load_modules(&a);
+	harden_kernel(&a);
 	find_port(&a);
 	read_plan(&a);
 	setup_plan(&a);

@@ -385,7 +385,7 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 	int sv[2] = { -1, -1 }, go[2] = { -1, -1 };
 	sigset_t mask, oldmask;
 	bool masked = false, in_cgroup = false;
-	int ret = -1, cgroup_fd, secbits = 0;
+	int ret = -1, cgroup_fd, secbits = 0, lock_fd = -1;
 
 	memset(res, 0, sizeof *res);
 	sp_pty_detect(&r.io.pty);
@@ -396,9 +396,11 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 			       plan->name);
 	if (sp_id_lease(plan->name, &lease, err) < 0)
 		goto out;
+	if (sp_janitor_lock(plan->id, &lock_fd, err) < 0)
+		goto out;
 	if (sp_cgroup_create(plan->id, &plan->limits, &cg, err) < 0)
 		goto out;
-	if (sp_janitor_start(plan->id, &jan, err) < 0)
+	if (sp_janitor_start_with(plan->id, NULL, lock_fd, &jan, err) < 0)
 		goto out;
 	if (prepare_mounts(plan, store, &lease, &prep, err) < 0)
 		goto out;
@@ -520,6 +522,8 @@ out:
 	prepared_free(&prep);
 	sp_cgroup_destroy(cg);
 	sp_janitor_dismiss(&jan);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	sp_id_release(&lease);
 	return ret;
 }

@@ -16,10 +16,20 @@ struct sp_janitor {
 
 int sp_janitor_start(const char *name, struct sp_janitor *j, struct sp_err *err);
 
-/* The same, and when the engine dies, also removes each directory of
- * REMOVE (NULL-terminated absolute paths; see util/rmtree.h) after the
- * cgroups, when nothing of the instance runs any more. */
-int sp_janitor_start_with(const char *name, const char *const *remove, struct sp_janitor *j, struct sp_err *err);
+/* An engine takes the instance's lock before it makes the cgroups, and
+ * its janitor holds it until its cleanup is done: an engine started right
+ * after one was killed (s6 restarts at once) waits for that cleanup
+ * instead of racing it for the same cgroup.  Waits up to 10 s.  The lock
+ * is a file in SP_ID_LOCK_DIR. */
+int sp_janitor_lock(const char *name, int *fd, struct sp_err *err);
+
+/* The same as sp_janitor_start, and the janitor keeps LOCK_FD (from
+ * sp_janitor_lock, or -1) open until it is done; when the engine dies it
+ * also removes each directory of REMOVE (NULL-terminated absolute paths;
+ * see util/rmtree.h) after the cgroups, when nothing of the instance runs
+ * any more. */
+int sp_janitor_start_with(const char *name, const char *const *remove, int lock_fd, struct sp_janitor *j,
+			  struct sp_err *err);
 
 /* The engine cleaned up itself: the janitor exits without doing anything. */
 void sp_janitor_dismiss(struct sp_janitor *j);

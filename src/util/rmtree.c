@@ -1,4 +1,5 @@
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -6,6 +7,17 @@
 #include <unistd.h>
 
 #include "util/rmtree.h"
+
+/* A mount point (a bind mount of the same filesystem too, which st_dev
+ * does not tell): never descended into or emptied. */
+static bool is_mount_root(int dirfd, const char *name)
+{
+	struct statx sx;
+
+	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &sx) < 0)
+		return true; /* unknown: leave it */
+	return (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
 
 static void empty(int fd, dev_t dev, int depth)
 {
@@ -34,7 +46,7 @@ static void empty(int fd, dev_t dev, int depth)
 			unlinkat(fd, e->d_name, 0);
 			continue;
 		}
-		if (st.st_dev != dev)
+		if (st.st_dev != dev || is_mount_root(fd, e->d_name))
 			continue; /* a mount point: not ours to empty */
 		sub = openat(fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub >= 0)
@@ -54,7 +66,7 @@ void sp_rmtree(int dirfd, const char *name)
 			unlinkat(dirfd, name, 0);
 		return;
 	}
-	if (fstat(fd, &st) < 0) {
+	if (fstat(fd, &st) < 0 || is_mount_root(dirfd, name)) {
 		close(fd);
 		return;
 	}

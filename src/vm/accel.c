@@ -66,7 +66,7 @@ static bool probe_kvm(const struct sp_vm_boot *boot, double *seconds, bool *exit
 			dup2(null, 1);
 			dup2(null, 2);
 		}
-		execvp(argv[0], argv);
+		execve(argv[0], argv, (char *const[]){ "PATH=/usr/bin:/bin", NULL });
 		_exit(127);
 	}
 	if (pid < 0)

@@ -43,11 +43,32 @@
  * console must not fill the store's disk. */
 #define CONSOLE_LOG_MAX (4u << 20)
 
+/* Bytes queued for the guest that QEMU has not taken yet: beyond this,
+ * stdin is not read until the guest has taken some (the engine itself
+ * never blocks on the guest, so signals always get through to it). */
+#define OUT_HIGH (1u << 20)
+/* A signal for the command that the guest has not taken within this is
+ * enforced from outside: QEMU is stopped. */
+#define SIGNAL_TIMEOUT 10
+
 static const int relayed_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
+/* What goes to the guest, written as QEMU takes it. */
+struct out_queue {
+	uint8_t *buf;
+	size_t len, off, cap;
+	uint64_t queued, sent; /* bytes ever queued and ever written */
+	bool dead;             /* QEMU's end is gone: drop everything */
+};
+
 struct vm_relay {
-	int ctl, con, log, sigfd, notify_fd;
+	int ctl, con, log, sigfd, notify_fd, errpipe;
 	size_t logged;
+	struct out_queue out;
+	uint64_t kill_mark;    /* a signal is delivered once out.sent reaches it */
+	double kill_deadline;
+	struct sp_vm_shares *shares;
+	bool errpipe_eof;
 	pid_t qemu;
 	int qemu_status;
 	bool qemu_done, ctl_eof, con_eof, stdin_open, ready, got_exit;
@@ -78,11 +99,68 @@ static int boot_timeout(void)
 	return v > 0 ? v : BOOT_TIMEOUT_DEFAULT;
 }
 
+static void flush_out(struct vm_relay *r)
+{
+	struct out_queue *q = &r->out;
+
+	while (q->off < q->len && !q->dead) {
+		ssize_t n = write(r->ctl, q->buf + q->off, q->len - q->off);
+		if (n > 0) {
+			q->off += (size_t)n;
+			q->sent += (uint64_t)n;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n < 0 && errno == EAGAIN) {
+			break;
+		} else {
+			/* QEMU's end is closed; what it sent is still read. */
+			q->dead = true;
+		}
+	}
+	if (q->off == q->len || q->dead)
+		q->off = q->len = 0;
+}
+
+static size_t out_pending(const struct vm_relay *r)
+{
+	return r->out.len - r->out.off;
+}
+
+/* Queues one frame for the guest (guest/proto.h) and writes what QEMU
+ * takes now. */
 static void send_frame(struct vm_relay *r, char type, const void *p, size_t len)
 {
-	/* QEMU gone: nothing to tell. */
-	if (!r->ctl_eof && sp_frame_write(r->ctl, type, p, len) < 0)
-		r->ctl_eof = r->ctl_eof || errno == EPIPE;
+	struct out_queue *q = &r->out;
+	size_t need = SP_FRAME_HEADER + len;
+
+	if (q->dead)
+		return;
+	if (q->off > 0 && q->len + need > q->cap) {
+		memmove(q->buf, q->buf + q->off, q->len - q->off);
+		q->len -= q->off;
+		q->off = 0;
+	}
+	if (q->len + need > q->cap) {
+		size_t cap = q->cap ? q->cap : 65536;
+		uint8_t *b;
+		while (cap < q->len + need)
+			cap *= 2;
+		b = realloc(q->buf, cap);
+		if (!b) {
+			q->dead = true;
+			return;
+		}
+		q->buf = b;
+		q->cap = cap;
+	}
+	q->buf[q->len] = (uint8_t)type;
+	for (int i = 0; i < 4; i++)
+		q->buf[q->len + 1 + (size_t)i] = (uint8_t)((uint32_t)len >> (8 * i));
+	if (len)
+		memcpy(q->buf + q->len + SP_FRAME_HEADER, p, len);
+	q->len += need;
+	q->queued += need;
+	flush_out(r);
 }
 
 static void send_winsize(struct vm_relay *r)
@@ -144,7 +222,8 @@ static void on_frame(struct vm_relay *r, char type, const uint8_t *p, size_t len
 
 	switch (type) {
 	case SP_FRAME_READY:
-		started(r);
+		if (!r->ready)
+			started(r);
 		break;
 	case SP_FRAME_STDOUT:
 		write_all(1, p, len);
@@ -163,8 +242,13 @@ static void on_frame(struct vm_relay *r, char type, const uint8_t *p, size_t len
 		}
 		break;
 	case SP_FRAME_ERROR:
-		snprintf(r->error, sizeof r->error, "%.*s", (int)(len < sizeof r->error ? len : sizeof r->error - 1),
-			 (const char *)p);
+		/* One line of text, whatever the guest sent: no terminal
+		 * controls reach the host's terminal, no forged lines. */
+		if (r->error[0])
+			break;
+		for (size_t i = 0; i < len && i < sizeof r->error - 1; i++)
+			r->error[i] = p[i] < 0x20 || p[i] == 0x7f ? '?' : (char)p[i];
+		r->error[len < sizeof r->error ? len : sizeof r->error - 1] = '\0';
 		break;
 	default:
 		break;
@@ -199,28 +283,36 @@ static void read_ctl(struct vm_relay *r)
 	}
 }
 
-static void read_console(struct vm_relay *r)
+/* The console log, capped per boot for everything that goes there: the
+ * guest's serial console, QEMU's and virtiofsd's own messages. */
+static void log_bytes(struct vm_relay *r, const char *buf, size_t n)
 {
-	char buf[16384];
-	ssize_t n = read(r->con, buf, sizeof buf);
+	static const char cut[] = "\n[spectrum: console output beyond 4 MiB dropped]\n";
 
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (n <= 0) {
-		r->con_eof = true;
-		return;
-	}
 	if (r->log < 0 || r->logged >= CONSOLE_LOG_MAX)
 		return;
-	if (r->logged + (size_t)n > CONSOLE_LOG_MAX) {
-		static const char cut[] = "\n[spectrum: console output beyond 4 MiB dropped]\n";
+	if (r->logged + n > CONSOLE_LOG_MAX) {
 		write_all(r->log, (const uint8_t *)buf, CONSOLE_LOG_MAX - r->logged);
 		write_all(r->log, (const uint8_t *)cut, sizeof cut - 1);
 		r->logged = CONSOLE_LOG_MAX;
 		return;
 	}
-	write_all(r->log, (const uint8_t *)buf, (size_t)n);
-	r->logged += (size_t)n;
+	write_all(r->log, (const uint8_t *)buf, n);
+	r->logged += n;
+}
+
+static void read_into_log(struct vm_relay *r, int fd, bool *eof)
+{
+	char buf[16384];
+	ssize_t n = read(fd, buf, sizeof buf);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		*eof = true;
+		return;
+	}
+	log_bytes(r, buf, (size_t)n);
 }
 
 static void read_stdin(struct vm_relay *r)
@@ -250,6 +342,19 @@ static void on_signal(struct vm_relay *r)
 	if (si.ssi_signo == SIGCHLD) {
 		if (!r->qemu_done && waitpid(r->qemu, &r->qemu_status, WNOHANG) == r->qemu)
 			r->qemu_done = true;
+		/* A share's server gone while the command runs: the guest
+		 * would hang on that share; stop it and say why. */
+		for (size_t i = 0; r->shares && i < r->shares->n; i++) {
+			struct sp_vm_share *sh = &r->shares->v[i];
+			if (sh->pid <= 0 || waitpid(sh->pid, NULL, WNOHANG) != sh->pid)
+				continue;
+			sh->pid = 0;
+			if (!r->qemu_done && !r->got_exit && !r->error[0]) {
+				snprintf(r->error, sizeof r->error, "virtiofsd of the %s share stopped; the guest was stopped",
+					 sh->tag);
+				kill(r->qemu, SIGKILL);
+			}
+		}
 	} else if (si.ssi_signo == SIGWINCH) {
 		send_winsize(r);
 	} else if (!r->ready) {
@@ -258,6 +363,10 @@ static void on_signal(struct vm_relay *r)
 	} else {
 		n = snprintf(text, sizeof text, "%u", si.ssi_signo);
 		send_frame(r, SP_FRAME_KILL, text, (size_t)n);
+		if (out_pending(r) && !r->kill_mark) {
+			r->kill_mark = r->out.queued;
+			r->kill_deadline = now() + SIGNAL_TIMEOUT;
+		}
 	}
 }
 
@@ -267,55 +376,90 @@ static void relay(struct vm_relay *r)
 	int boot_limit = boot_timeout();
 
 	while (!(r->qemu_done && r->ctl_eof && r->con_eof)) {
-		struct pollfd p[4];
-		int n = 0, i_ctl = -1, i_con = -1, i_in = -1, i_sig, timeout = 1000;
+		struct pollfd p[5];
+		int n = 0, i_ctl = -1, i_con = -1, i_in = -1, i_err = -1, i_sig;
 
 		if (!r->ctl_eof) {
 			i_ctl = n;
-			p[n++] = (struct pollfd){ .fd = r->ctl, .events = POLLIN };
+			p[n++] = (struct pollfd){ .fd = r->ctl, .events = POLLIN | (out_pending(r) ? POLLOUT : 0) };
 		}
 		if (!r->con_eof) {
 			i_con = n;
 			p[n++] = (struct pollfd){ .fd = r->con, .events = POLLIN };
 		}
-		if (r->stdin_open && r->ready) {
+		if (!r->errpipe_eof && r->errpipe >= 0) {
+			i_err = n;
+			p[n++] = (struct pollfd){ .fd = r->errpipe, .events = POLLIN };
+		}
+		if (r->stdin_open && r->ready && out_pending(r) < OUT_HIGH && !r->out.dead) {
 			i_in = n;
 			p[n++] = (struct pollfd){ .fd = 0, .events = POLLIN };
 		}
 		i_sig = n;
 		p[n++] = (struct pollfd){ .fd = r->sigfd, .events = POLLIN };
-		if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR)
+		if (poll(p, (nfds_t)n, 1000) < 0 && errno != EINTR)
 			break;
-		if (i_sig >= 0 && p[i_sig].revents)
+		if (p[i_sig].revents)
 			on_signal(r);
-		if (i_ctl >= 0 && p[i_ctl].revents)
+		if (i_ctl >= 0 && (p[i_ctl].revents & POLLOUT))
+			flush_out(r);
+		if (i_ctl >= 0 && (p[i_ctl].revents & (POLLIN | POLLHUP | POLLERR)))
 			read_ctl(r);
 		if (i_con >= 0 && p[i_con].revents)
-			read_console(r);
+			read_into_log(r, r->con, &r->con_eof);
+		if (i_err >= 0 && p[i_err].revents)
+			read_into_log(r, r->errpipe, &r->errpipe_eof);
 		if (i_in >= 0 && p[i_in].revents)
 			read_stdin(r);
 
-		/* Deadlines: a guest that never comes up, or never powers
-		 * off after its command ended, is stopped from outside. */
+		/* Deadlines: a guest that never comes up, never takes a
+		 * signal, or never powers off after its command ended, is
+		 * stopped from outside. */
 		if (!r->qemu_done && !r->ready && !r->error[0] && now() - start > boot_limit) {
 			snprintf(r->error, sizeof r->error,
 				 "the guest did not start its command within %d s (SPECTRUM_VM_BOOT_TIMEOUT)", boot_limit);
 			kill(r->qemu, SIGKILL);
 		}
+		if (r->kill_mark && (r->out.sent >= r->kill_mark || r->out.dead))
+			r->kill_mark = 0;
+		if (r->kill_mark && !r->qemu_done && now() > r->kill_deadline)
+			kill(r->qemu, SIGKILL);
 		if ((r->got_exit || r->error[0]) && !exit_seen)
 			exit_seen = now();
 		if (exit_seen && !r->qemu_done && now() - exit_seen > POWEROFF_TIMEOUT)
 			kill(r->qemu, SIGKILL);
 	}
+	/* What QEMU and virtiofsd said last. */
+	while (r->errpipe >= 0 && !r->errpipe_eof) {
+		char buf[4096];
+		ssize_t k = read(r->errpipe, buf, sizeof buf);
+		if (k <= 0)
+			break;
+		log_bytes(r, buf, (size_t)k);
+	}
 }
 
+/* log/NAME/console beneath the store, never through a symlink (log/ and
+ * log/NAME may be writable by the store's owner). */
 static int open_console_log(const struct sp_store *store, const char *name, char *path, size_t n)
 {
-	snprintf(path, n, "%s/log/%s", store->root, name);
-	if (mkdir(path, 0750) < 0 && errno != EEXIST)
-		return -1;
+	int logdir, dir, fd;
+
 	snprintf(path, n, "%s/log/%s/console", store->root, name);
-	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
+	logdir = openat(store->root_fd, "log", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (logdir < 0)
+		return -1;
+	if (mkdirat(logdir, name, 0750) < 0 && errno != EEXIST) {
+		close(logdir);
+		return -1;
+	}
+	dir = openat(logdir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	close(logdir);
+	if (dir < 0)
+		return -1;
+	fd = openat(dir, "console", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
+	close(dir);
+	return fd;
 }
 
 static void make_raw(struct vm_relay *r)
@@ -338,10 +482,11 @@ static int vm_run(const struct sp_plan *plan, const struct sp_store *store, cons
 	struct sp_cgroup *cg = NULL;
 	struct sp_janitor jan = { -1, -1 };
 	struct sp_vm_shares shares = { 0 };
-	struct vm_relay r = { .ctl = -1, .con = -1, .log = -1, .sigfd = -1, .qemu = -1, .term_fd = -1 };
+	struct vm_relay r = { .ctl = -1, .con = -1, .log = -1, .sigfd = -1, .qemu = -1, .term_fd = -1, .errpipe = -1 };
 	struct sp_qemu_config qc;
 	char why[256], logpath[4200], rundir[4200], pidfile[4300], *share_dir = NULL;
-	int ctl[2] = { -1, -1 }, con[2] = { -1, -1 }, ret = -1, kernel_fd = -1, initrd_fd = -1;
+	int ctl[2] = { -1, -1 }, con[2] = { -1, -1 }, errp[2] = { -1, -1 }, ret = -1, kernel_fd = -1, initrd_fd = -1;
+	int lock_fd = -1;
 	uint8_t *gp = NULL;
 	size_t gp_len = 0;
 	sigset_t mask, oldmask;
@@ -366,6 +511,8 @@ static int vm_run(const struct sp_plan *plan, const struct sp_store *store, cons
 		goto out;
 	if (sp_id_lease(plan->name, &lease, err) < 0)
 		goto out;
+	if (sp_janitor_lock(plan->id, &lock_fd, err) < 0)
+		goto out;
 	if (sp_cgroup_create(plan->id, &plan->limits, &cg, err) < 0)
 		goto out;
 	snprintf(rundir, sizeof rundir, "%s/" SP_RUNTIME_INSTANCES "/%s", store->run_dir, plan->name);
@@ -377,7 +524,7 @@ static int vm_run(const struct sp_plan *plan, const struct sp_store *store, cons
 	{
 		/* If the engine is killed, its janitor removes these too. */
 		const char *const leftovers[] = { share_dir, rundir, NULL };
-		if (sp_janitor_start_with(plan->id, leftovers, &jan, err) < 0)
+		if (sp_janitor_start_with(plan->id, leftovers, lock_fd, &jan, err) < 0)
 			goto out;
 	}
 	if (sp_vm_shares_prepare(plan, store, &shares, err) < 0)
@@ -396,6 +543,13 @@ static int vm_run(const struct sp_plan *plan, const struct sp_store *store, cons
 	}
 	r.ctl = ctl[0];
 	r.con = con[0];
+	/* QEMU's and virtiofsd's own messages: into the capped log too. */
+	if (pipe2(errp, O_CLOEXEC) < 0 || fcntl(errp[0], F_SETFL, O_NONBLOCK) < 0 ||
+	    fcntl(r.ctl, F_SETFL, O_NONBLOCK) < 0) {
+		sp_fail_errno(err, errno, "pipe");
+		goto out;
+	}
+	r.errpipe = errp[0];
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
@@ -412,7 +566,8 @@ static int vm_run(const struct sp_plan *plan, const struct sp_store *store, cons
 		goto out;
 	}
 
-	if (sp_vm_shares_start(&shares, plan, store, cg, r.log, err) < 0)
+	r.shares = &shares;
+	if (sp_vm_shares_start(&shares, plan, store, cg, errp[1], err) < 0)
 		goto out;
 	kernel_fd = open(boot.vmlinux, O_RDONLY | O_CLOEXEC);
 	initrd_fd = open(boot.initramfs, O_RDONLY | O_CLOEXEC);
@@ -431,7 +586,7 @@ static int vm_run(const struct sp_plan *plan, const struct sp_store *store, cons
 		.kvm = kvm,
 		.console_fd = con[1],
 		.control_fd = ctl[1],
-		.stderr_fd = r.log,
+		.stderr_fd = errp[1],
 		.shares = &shares,
 		.uid = lease.base,
 		.gid = lease.base,
@@ -441,7 +596,8 @@ static int vm_run(const struct sp_plan *plan, const struct sp_store *store, cons
 	/* QEMU holds its ends now. */
 	close(ctl[1]);
 	close(con[1]);
-	ctl[1] = con[1] = -1;
+	close(errp[1]);
+	ctl[1] = con[1] = errp[1] = -1;
 	for (size_t i = 0; i < shares.n; i++) {
 		close(shares.v[i].qemu_fd);
 		shares.v[i].qemu_fd = -1;
@@ -496,6 +652,8 @@ out:
 	if (cg)
 		sp_cgroup_destroy(cg);
 	sp_janitor_dismiss(&jan);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	sp_id_release(&lease);
 	if (r.notify_fd >= 0 && opts && r.notify_fd == opts->notify_fd)
 		close(r.notify_fd);
@@ -510,7 +668,10 @@ out:
 			close(ctl[i]);
 		if (con[i] >= 0)
 			close(con[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
 	}
+	free(r.out.buf);
 	if (r.log >= 0)
 		close(r.log);
 	if (kernel_fd >= 0)

@@ -6,10 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
+#include <linux/mount.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "guest/proto.h"
+#include "sandbox/idmap.h"
 #include "util/strv.h"
 #include "vm/qemu.h"
 
@@ -17,7 +23,7 @@ const char *sp_qemu_path(void)
 {
 	const char *p = getenv("SPECTRUM_QEMU");
 
-	return p && p[0] ? p : SP_QEMU_DEFAULT;
+	return p && p[0] == '/' ? p : SP_QEMU_DEFAULT;
 }
 
 /* The host's TSC frequency in kHz, which is also the guest's under TCG
@@ -135,6 +141,66 @@ static void die(const char *what)
 	_exit(127);
 }
 
+/* QEMU's own view of the host: /usr (its binary, libraries, firmware)
+ * read-only, the loader's cache, a few device nodes, its own /proc and
+ * /tmp, and nothing else: no /home, no /var, no sockets of the host, no
+ * store.  Everything it needs of Spectrum it gets as descriptors. */
+static void confine_fs(bool kvm)
+{
+	static const char *const devs[] = { "null", "zero", "urandom", "kvm" };
+	static const char *const links[][2] = {
+		{ "usr/bin", "bin" }, { "usr/lib", "lib" }, { "usr/lib64", "lib64" }, { "usr/sbin", "sbin" },
+	};
+	struct sp_err e;
+	char path[64];
+	int fd;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0 || chdir("/run") < 0)
+		die("QEMU's root");
+	if (mkdir("usr", 0755) < 0 || mkdir("etc", 0755) < 0 || mkdir("dev", 0755) < 0 || mkdir("proc", 0755) < 0 ||
+	    mkdir("tmp", 01777) < 0)
+		die("QEMU's root");
+	if (sp_detached_mount(AT_FDCWD, "/usr", true, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, -1, &fd,
+			      &e) < 0 ||
+	    syscall(SYS_move_mount, fd, "", AT_FDCWD, "usr", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		die("/usr");
+	close(fd);
+	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+		if (symlink(links[i][0], links[i][1]) < 0)
+			die("QEMU's root");
+	fd = open("etc/ld.so.cache", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		die("QEMU's root");
+	close(fd);
+	if (mount("/etc/ld.so.cache", "etc/ld.so.cache", NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, "etc/ld.so.cache", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+		die("/etc/ld.so.cache");
+	for (size_t i = 0; i < sizeof devs / sizeof devs[0]; i++) {
+		if (strcmp(devs[i], "kvm") == 0 && !kvm)
+			continue;
+		snprintf(path, sizeof path, "dev/%s", devs[i]);
+		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			die(path);
+		close(fd);
+		snprintf(path, sizeof path, "/dev/%s", devs[i]);
+		if (mount(path, path + 1, NULL, MS_BIND, NULL) < 0 ||
+		    mount(NULL, path + 1, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NOEXEC, NULL) < 0)
+			die(path);
+	}
+	/* Other users' processes invisible: QEMU sees itself (its
+	 * /proc/self/fd holds the kernel and initramfs). */
+	if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") < 0)
+		die("/proc");
+	if (mount("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=01777,size=16m") < 0)
+		die("/tmp");
+	if (syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		die("pivot_root");
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+		die("read-only root");
+}
+
 static void qemu_child(const struct sp_qemu_config *c, char **argv, int go)
 {
 	gid_t kvm_gid;
@@ -156,9 +222,10 @@ static void qemu_child(const struct sp_qemu_config *c, char **argv, int go)
 	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
 		die("/dev/null");
 	/* No network and no System V IPC of the host: QEMU has no network
-	 * device, and nothing to share. */
-	if (unshare(CLONE_NEWNET | CLONE_NEWIPC) < 0)
+	 * device, and nothing to share; and a filesystem of its own. */
+	if (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWNS) < 0)
 		die("namespaces");
+	confine_fs(c->kvm);
 	/* /dev/kvm is group kvm's: the only group QEMU keeps. */
 	kvm_gid = c->kvm ? (gid_t)-1 : 0;
 	if (c->kvm) {
@@ -173,13 +240,15 @@ static void qemu_child(const struct sp_qemu_config *c, char **argv, int go)
 		_exit(127);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		die("no_new_privs");
+	/* Only the descriptors named on its command line, and stdio. */
+	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 	keep_fd(c->vmlinux_fd);
 	keep_fd(c->initramfs_fd);
 	keep_fd(c->console_fd);
 	keep_fd(c->control_fd);
 	for (size_t i = 0; c->shares && i < c->shares->n; i++)
 		keep_fd(c->shares->v[i].qemu_fd);
-	execvp(argv[0], argv);
+	execve(argv[0], argv, (char *const[]){ "PATH=/usr/bin:/bin", NULL });
 	die(argv[0]);
 }
 

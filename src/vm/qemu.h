@@ -15,7 +15,7 @@
 #include "util/err.h"
 #include "vm/shares.h"
 
-#define SP_QEMU_DEFAULT "qemu-system-x86_64"
+#define SP_QEMU_DEFAULT "/usr/bin/qemu-system-x86_64"
 
 struct sp_qemu_config {
 	const char *name;      /* the instance, for -name */
@@ -36,7 +36,7 @@ struct sp_qemu_config {
 	gid_t gid;
 };
 
-/* SPECTRUM_QEMU, else qemu-system-x86_64 from PATH. */
+/* SPECTRUM_QEMU (an absolute path), else Debian's. */
 const char *sp_qemu_path(void);
 
 /* The kernel command line: quiet, the console on ttyS0, and the TSC's

@@ -133,7 +133,10 @@ size_t sp_vm_share_describe(const struct sp_plan *plan, struct sp_vm_share_desc 
 		}
 	}
 	if (n < max)
-		out[n++] = (struct sp_vm_share_desc){ "share", SP_VM_SHARE_GUEST_PATH, false, -1 };
+		/* Read-only for the guest: what the host puts there is for
+		 * it to read; writing is what grants are for (and a writable
+		 * share would let a guest fill the host's /run). */
+		out[n++] = (struct sp_vm_share_desc){ "share", SP_VM_SHARE_GUEST_PATH, true, -1 };
 	return n;
 }
 
@@ -154,7 +157,7 @@ static int open_share_dir(const struct sp_store *store, struct sp_vm_shares *s, 
 	free(parent);
 	/* Left by an engine that was killed: it starts empty again. */
 	sp_rmtree(AT_FDCWD, s->share_dir);
-	if (mkdir(s->share_dir, 0755) < 0)
+	if (mkdir(s->share_dir, 0700) < 0)
 		return sp_fail_errno(err, errno, "create %s", s->share_dir);
 	*fd = open(s->share_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	return *fd < 0 ? sp_fail_errno(err, errno, "open %s", s->share_dir) : 0;
@@ -272,6 +275,7 @@ static void parent_of(const char *path, char *out, size_t n)
  * symlinks are made by the agent. */
 static void assemble_root(const struct sp_plan *plan)
 {
+	struct sp_err e;
 	char dst[4200], dir[4200];
 	struct stat st;
 	int fd;
@@ -308,9 +312,14 @@ static void assemble_root(const struct sp_plan *plan)
 					die(dst);
 				close(fd);
 			}
-			if (mount(m->source, dst, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-			    mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+			/* Read-only, nosuid, nodev all the way down: a mount
+			 * beneath /usr keeps no write access (virtiofsd serves
+			 * this share as host root, not idmapped). */
+			if (sp_detached_mount(AT_FDCWD, m->source, true,
+					      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, -1, &fd, &e) < 0 ||
+			    syscall(SYS_move_mount, fd, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 				die(m->source);
+			close(fd);
 			break;
 		case SP_MNT_SYMLINK:
 			mkdirs(dir);
@@ -378,6 +387,9 @@ static void virtiofsd_child(const struct sp_vm_share *sh, const struct sp_plan *
 	}
 	if (dup2(listen_fd, VIRTIOFSD_FD) < 0)
 		die("dup2");
+	/* Nothing else of the engine's (its caller's descriptors, the
+	 * readiness pipe, the store). */
+	syscall(SYS_close_range, VIRTIOFSD_FD + 1, ~0U, 0);
 	{
 		struct sp_err e;
 		if (sp_seccomp_apply_file_server(&e) < 0) {
@@ -386,10 +398,14 @@ static void virtiofsd_child(const struct sp_vm_share *sh, const struct sp_plan *
 		}
 	}
 	snprintf(fdarg, sizeof fdarg, "--fd=%d", VIRTIOFSD_FD);
-	/* What is read-only never changes under the guest: let it cache. */
-	snprintf(cache, sizeof cache, "cache=%s", sh->readonly ? "always" : "auto");
-	execl(sp_virtiofsd_path(), "virtiofsd", fdarg, "-o", "source=" EXPORT_DIR, "-o", cache, "-o",
-	      "sandbox=namespace", "-o", "log_level=err", (char *)NULL);
+	/* The root share (software, generated /etc) does not change while
+	 * the guest runs: it may cache it all.  A read-only grant may still
+	 * change on the host. */
+	snprintf(cache, sizeof cache, "cache=%s", sh->export_fd < 0 ? "always" : "auto");
+	execve(sp_virtiofsd_path(),
+	       (char *const[]){ "virtiofsd", fdarg, "-o", "source=" EXPORT_DIR, "-o", cache, "-o", "sandbox=namespace",
+				"-o", "log_level=err", NULL },
+	       (char *const[]){ "PATH=/usr/bin:/bin", NULL });
 	die(sp_virtiofsd_path());
 }
 

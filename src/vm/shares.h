@@ -6,7 +6,8 @@
  *            /etc, mount points; assembled on a tmpfs, read-only
  *   home     state/NAME, idmapped so that the guest's user owns it
  *   dataN    each data grant, with its mode, idmapped the same way
- *   share    RUN/shares/NAME: for grants made while the instance runs
+ *   share    RUN/shares/NAME (0700), read-only: for grants made while the
+ *            instance runs
  *
  * Each virtiofsd is started in a mount namespace of its own in which only
  * its export is mounted (and it adds its own namespaces and seccomp

@@ -126,7 +126,14 @@ check "a symlink the guest makes resolves in the guest, not on the host" "out: $
 check "on the host, that symlink is a plain symlink in the home (not followed)" "" \
 	[ "$(readlink "$STATE/state/vmone/hn")" = /etc/hostname ]
 
-# The guest's kernel is the boundary: its root powers are the agent's only.
+# The guest's kernel is the boundary: its root powers are the agent's only,
+# and once the agent's modules are in, it loads no other and makes no user
+# namespace.
+run_in vmone /bin/sh -c 'cat /proc/sys/kernel/modules_disabled /proc/sys/user/max_user_namespaces; unshare -U true && echo USERNS-ALLOWED; echo x >/run/share/f && echo SHARE-WRITABLE; true'
+check "the guest kernel takes no more modules and no user namespace" "out: $OUT" \
+	bash -c '[ "$(sed -n 1p <<<"$1")" = 1 ] && [ "$(sed -n 2p <<<"$1")" = 0 ] && ! grep -q USERNS-ALLOWED <<<"$1"' _ "$OUT"
+check "the per-instance share directory is read-only for the guest" "out: $OUT" bash -c '! grep -q SHARE-WRITABLE <<<"$1"' _ "$OUT"
+
 expect_refused vmone EPERM mount /home/user
 expect_refused vmone EPERM finit-module
 expect_refused vmone EPERM reboot
@@ -174,7 +181,7 @@ leftovers() {
 	echo "$what"
 }
 
-timeout 180 "$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" run --config "$CONF" vmone -- /bin/sleep 100 </dev/null >/dev/null 2>"$T/kill.err" &
+timeout 180 "$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" run --config "$CONF" vmone -- /bin/sleep 100 </dev/null >/dev/null 2>"$T/kill.err" 9</etc/hostname &
 eng=$!
 for _ in $(seq 1 600); do [ -s "$RUNDIR/instances/vmone/pid" ] && break; sleep 0.2; done
 qpid=$(cat "$RUNDIR/instances/vmone/pid" 2>/dev/null)
@@ -187,6 +194,16 @@ check "QEMU has no capabilities" "$(grep Cap "/proc/$qpid/status")" \
 check "QEMU runs with no_new_privs and a seccomp filter" "$(grep -E 'NoNewPrivs|Seccomp:' "/proc/$qpid/status")" \
 	bash -c 'grep -q "^NoNewPrivs:[[:space:]]*1" "/proc/$1/status" && grep -q "^Seccomp:[[:space:]]*2" "/proc/$1/status"' _ "$qpid"
 check "QEMU is in the instance's cgroup" "$(cat "/proc/$qpid/cgroup")" grep -q "vmone\." "/proc/$qpid/cgroup"
+check "QEMU's root is its own: /usr and a few device nodes, no /home, /var or /root" "$(ls "/proc/$qpid/root/")" \
+	bash -c '[ -d "/proc/$1/root/usr/bin" ] && [ ! -e "/proc/$1/root/home" ] && [ ! -e "/proc/$1/root/var" ] && [ ! -e "/proc/$1/root/root" ]' _ "$qpid"
+check "QEMU's environment is not the caller's" "$(tr '\0' ' ' <"/proc/$qpid/environ")" \
+	bash -c '! grep -q SPECTRUM_LEAK_CANARY "/proc/$1/environ"' _ "$qpid"
+check "QEMU inherits no descriptor of the caller (fd 9 is open in the test)" "$(ls -l "/proc/$qpid/fd" | grep -c hostname)" \
+	bash -c '! ls -l "/proc/$1/fd" | grep -q "/etc/hostname"' _ "$qpid"
+# What the portal will do: a host folder bound into the share directory
+# while the instance runs.  Stopping must not empty it.
+mkdir -p "$T/precious" "$RUNDIR/shares/vmone/bound" && echo keep >"$T/precious/doc.txt"
+mount --bind "$T/precious" "$RUNDIR/shares/vmone/bound"
 ID=$(grep -o 'vmone\.[0-9a-f]*$' "/proc/$qpid/cgroup" | head -n 1)
 vfs=$(for f in /proc/[0-9]*/cgroup; do grep -q "/$ID\$" "$f" 2>/dev/null && tr '\0' ' ' <"${f%/cgroup}/cmdline" && echo; done | grep -c "virtiofsd --fd=3")
 check "one virtiofsd per share runs in the instance's cgroup (5: root, home, 2 grants... plus the share dir)" "got $vfs" [ "$vfs" -ge 5 ]
@@ -194,6 +211,9 @@ kill -KILL "$qpid"
 wait "$eng"
 rc=$?
 check "QEMU killed with SIGKILL: run returns 137" "rc $rc; $(cat "$T/kill.err")" [ "$rc" -eq 137 ]
+check "a folder bound into the share directory survives the teardown" "$(ls -la "$T/precious")" grep -qx keep "$T/precious/doc.txt"
+umount "$RUNDIR/shares/vmone/bound" 2>/dev/null
+rmdir "$RUNDIR/shares/vmone/bound" "$RUNDIR/shares/vmone" 2>/dev/null
 for _ in $(seq 1 25); do [ -z "$(leftovers)" ] && break; sleep 0.2; done
 left=$(leftovers)
 check "QEMU killed: no process, socket, cgroup or file is left" "left: $left" [ -z "$left" ]
