@@ -123,7 +123,7 @@ for i in $(seq 1 30); do
 	if [ "$now" != "$last" ] && [ "$now" != "generations/$(ls "$STATE/generations" | grep -E '^[0-9]+$' | sort -n | tail -n 1)" ]; then
 		bad_kill="$bad_kill kill $i: current moved to $now, neither the last nor the newest;"
 	fi
-	sp inspect alpha >/dev/null 2>&1 || bad_kill="$bad_kill kill $i: inspect fails on $now;"
+	sp inspect alpha >/dev/null 2>"$T/inspect.err" || bad_kill="$bad_kill kill $i: inspect fails on $now: $(cat "$T/inspect.err");"
 done
 check "after 30 SIGKILLs mid-switch the current generation is always complete and usable" "$bad_kill" \
 	test -z "$bad_kill"
