@@ -29,6 +29,7 @@
 #include "sandbox/pty.h"
 #include "sandbox/relay.h"
 #include "sandbox/report.h"
+#include "sandbox/runtime.h"
 #include "util/cleanup.h"
 
 /* clone3's argument, as the kernel defines it (Debian 12's headers and
@@ -84,8 +85,6 @@ static int back_to_root(int saved_bits, struct sp_err *err)
 		return sp_fail_errno(err, errno, "return to root after clone");
 	return 0;
 }
-
-static const int relayed_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
 struct prepared_set {
 	struct sp_prepared *p;
@@ -295,27 +294,13 @@ struct relay {
  * tell a supervisor that waits for readiness. */
 static void started(struct relay *r)
 {
-	char tmp[4200], final[4200], text[32];
-	int fd, len;
+	char pidfile[4200];
+	bool written = false;
 
-	if (r->runtime) {
-		snprintf(final, sizeof final, "%s/pid", r->runtime);
-		snprintf(tmp, sizeof tmp, "%s/.pid-%d", r->runtime, (int)getpid());
-		len = snprintf(text, sizeof text, "%d\n", (int)r->child);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-		if (fd >= 0) {
-			if (write(fd, text, (size_t)len) == len && rename(tmp, final) == 0)
-				*r->pid_written = r->child;
-			else
-				unlink(tmp);
-			close(fd);
-		}
-	}
-	if (r->notify_fd >= 0) {
-		(void)!write(r->notify_fd, "\n", 1);
-		close(r->notify_fd);
-		r->notify_fd = -1;
-	}
+	snprintf(pidfile, sizeof pidfile, "%s/pid", r->runtime ? r->runtime : "");
+	sp_runtime_announce(r->runtime ? pidfile : NULL, r->child, &written, &r->notify_fd);
+	if (written)
+		*r->pid_written = r->child;
 }
 
 static void handle_report(struct sp_relay *io)
@@ -383,7 +368,7 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 	char runtime[4096] = "";
 	pid_t pid_written = 0;
 	int sv[2] = { -1, -1 }, go[2] = { -1, -1 };
-	sigset_t mask, oldmask;
+	sigset_t oldmask;
 	bool masked = false, in_cgroup = false;
 	int ret = -1, cgroup_fd, secbits = 0, lock_fd = -1;
 
@@ -412,14 +397,8 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 		goto out;
 	}
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGWINCH);
-	for (size_t i = 0; i < sizeof relayed_signals / sizeof relayed_signals[0]; i++)
-		sigaddset(&mask, relayed_signals[i]);
-	sigprocmask(SIG_BLOCK, &mask, &oldmask);
+	r.io.sigfd = sp_relay_signals_block(&oldmask);
 	masked = true;
-	r.io.sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (r.io.sigfd < 0) {
 		sp_fail_errno(err, errno, "signalfd");
 		goto out;

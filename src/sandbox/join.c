@@ -37,6 +37,7 @@
 #include "sandbox/join.h"
 #include "sandbox/pty.h"
 #include "sandbox/relay.h"
+#include "sandbox/runtime.h"
 #include "sandbox/report.h"
 #include "util/cleanup.h"
 
@@ -57,7 +58,6 @@ static const struct {
 	{ "ns/cgroup", CLONE_NEWCGROUP },
 };
 
-static const int relayed_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
 /* ---- Finding the instance ---- */
 
@@ -605,7 +605,7 @@ int sp_join_run(const struct sp_plan *plan, const struct sp_join_target *t, stru
 		.err = err,
 	};
 	int sv[2] = { -1, -1 }, ret = -1;
-	sigset_t mask, oldmask;
+	sigset_t oldmask;
 	bool masked = false;
 	pid_t self = getpid();
 
@@ -616,14 +616,8 @@ int sp_join_run(const struct sp_plan *plan, const struct sp_join_target *t, stru
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return sp_fail_errno(err, errno, "socketpair");
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGWINCH);
-	for (size_t i = 0; i < sizeof relayed_signals / sizeof relayed_signals[0]; i++)
-		sigaddset(&mask, relayed_signals[i]);
-	sigprocmask(SIG_BLOCK, &mask, &oldmask);
+	r.io.sigfd = sp_relay_signals_block(&oldmask);
 	masked = true;
-	r.io.sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (r.io.sigfd < 0) {
 		sp_fail_errno(err, errno, "signalfd");
 		goto out;

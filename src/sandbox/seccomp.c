@@ -316,12 +316,9 @@ int sp_seccomp_apply_file_server(struct sp_err *err)
 		return sp_fail(err, SP_ERR_RUNTIME, "seccomp_init failed");
 	if (add_mode_rules(ctx, err) < 0)
 		goto out;
-	rc = seccomp_load(ctx);
-	if (rc < 0) {
+	if ((rc = seccomp_load(ctx)) < 0)
 		sp_fail_errno(err, -rc, "load seccomp filter");
-		goto out;
-	}
-	ret = 0;
+	ret = rc < 0 ? -1 : 0;
 out:
 	seccomp_release(ctx);
 	return ret;

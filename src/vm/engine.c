@@ -27,6 +27,7 @@
 #include "sandbox/engine.h"
 #include "sandbox/idrange.h"
 #include "sandbox/janitor.h"
+#include "sandbox/runtime.h"
 #include "util/strv.h"
 #include "vm/accel.h"
 #include "vm/boot.h"
@@ -50,8 +51,6 @@
 /* A signal for the command that the guest has not taken within this is
  * enforced from outside: QEMU is stopped. */
 #define SIGNAL_TIMEOUT 10
-
-static const int relayed_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
 /* What goes to the guest, written as QEMU takes it. */
 struct out_queue {
@@ -192,27 +191,8 @@ static void write_all(int fd, const uint8_t *p, size_t len)
  * waiting for readiness. */
 static void started(struct vm_relay *r)
 {
-	char tmp[4300], text[32];
-	int fd, len;
-
 	r->ready = true;
-	if (r->pidfile) {
-		snprintf(tmp, sizeof tmp, "%s.new-%d", r->pidfile, (int)getpid());
-		len = snprintf(text, sizeof text, "%d\n", (int)r->qemu);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-		if (fd >= 0) {
-			if (write(fd, text, (size_t)len) == len && rename(tmp, r->pidfile) == 0)
-				r->pid_written = true;
-			else
-				unlink(tmp);
-			close(fd);
-		}
-	}
-	if (r->notify_fd >= 0) {
-		(void)!write(r->notify_fd, "\n", 1);
-		close(r->notify_fd);
-		r->notify_fd = -1;
-	}
+	sp_runtime_announce(r->pidfile, r->qemu, &r->pid_written, &r->notify_fd);
 }
 
 static void on_frame(struct vm_relay *r, char type, const uint8_t *p, size_t len)
@@ -489,7 +469,7 @@ static int vm_run(const struct sp_plan *plan, const struct sp_store *store, cons
 	int lock_fd = -1;
 	uint8_t *gp = NULL;
 	size_t gp_len = 0;
-	sigset_t mask, oldmask;
+	sigset_t oldmask;
 	struct sigaction ign = { .sa_handler = SIG_IGN }, old_pipe;
 	bool masked = false, kvm = false;
 
@@ -551,16 +531,10 @@ static int vm_run(const struct sp_plan *plan, const struct sp_store *store, cons
 	}
 	r.errpipe = errp[0];
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGWINCH);
-	for (size_t i = 0; i < sizeof relayed_signals / sizeof relayed_signals[0]; i++)
-		sigaddset(&mask, relayed_signals[i]);
-	sigprocmask(SIG_BLOCK, &mask, &oldmask);
+	r.sigfd = sp_relay_signals_block(&oldmask);
 	/* A guest gone while we write to it is an EPIPE, not our death. */
 	sigaction(SIGPIPE, &ign, &old_pipe);
 	masked = true;
-	r.sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (r.sigfd < 0) {
 		sp_fail_errno(err, errno, "signalfd");
 		goto out;
