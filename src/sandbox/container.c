@@ -26,6 +26,7 @@
 #include "sandbox/idmap.h"
 #include "sandbox/idrange.h"
 #include "sandbox/janitor.h"
+#include "sandbox/mountpoint.h"
 #include "sandbox/pty.h"
 #include "sandbox/relay.h"
 #include "sandbox/report.h"
@@ -105,72 +106,9 @@ static void prepared_free(struct prepared_set *s)
 		close(s->home);
 }
 
-static bool is_beneath(const char *path, const char *dir, const char **rest)
+static bool prepared_is_dir(const void *ctx, size_t i)
 {
-	size_t n = strlen(dir);
-
-	if (strncmp(path, dir, n) != 0 || path[n] != '/')
-		return false;
-	*rest = path + n + 1;
-	return true;
-}
-
-/* A mount point inside the home or inside an earlier grant must exist on
- * disk before the instance starts: the instance's root cannot create it
- * through the idmapped mount, and the host must not follow a symlink the
- * instance planted there.  Returns the directory it lies in, on the host
- * (an O_PATH descriptor to close) and the rest of the path, or -1 with
- * *REST NULL when it lies in the instance's own tmpfs. */
-static int point_base(const struct sp_plan *plan, size_t idx, const struct sp_store *store,
-		      const struct prepared_set *s, const char **rest, struct sp_err *err)
-{
-	const struct sp_mount *m = &plan->mounts[idx];
-	size_t best = 0, owner = idx;
-	bool dir;
-	int fd;
-
-	*rest = NULL;
-	for (size_t i = 0; i < idx; i++) {
-		const struct sp_mount *o = &plan->mounts[i];
-		const char *r;
-		if ((o->kind != SP_MNT_HOME && o->kind != SP_MNT_GRANT) || !s->p[i].is_dir)
-			continue;
-		if (is_beneath(m->target, o->target, &r) && strlen(o->target) >= best) {
-			best = strlen(o->target);
-			*rest = r;
-			owner = i;
-		}
-	}
-	if (!*rest)
-		return -1;
-	if (plan->mounts[owner].kind == SP_MNT_HOME) {
-		fd = fcntl(s->home, F_DUPFD_CLOEXEC, 0);
-		return fd >= 0 ? fd : sp_fail_errno(err, errno, "dup");
-	}
-	/* Inside an earlier grant: resolve it again beneath data/. */
-	if (sp_store_open_grant(store, plan->mounts[owner].source, &fd, &dir, err) < 0)
-		return -1;
-	return fd;
-}
-
-static int host_mount_point(const struct sp_plan *plan, size_t idx, const struct sp_store *store,
-			    struct prepared_set *s, struct sp_err *err)
-{
-	const char *rest;
-	int base = point_base(plan, idx, store, s, &rest, err);
-	int fd = -1, r;
-
-	if (base < 0)
-		return rest ? -1 : 0;
-	if (s->p[idx].is_dir) {
-		r = sp_mkdir_beneath(base, rest, 0755, &fd, err);
-		if (fd >= 0)
-			close(fd);
-	} else {
-		r = sp_mkfile_beneath(base, rest, err);
-	}
-	close(base);
-	return r < 0 ? sp_err_wrap(err, "mount point %s", plan->mounts[idx].target) : 0;
+	return ((const struct prepared_set *)ctx)->p[i].is_dir;
 }
 
 static int prepare_mounts(const struct sp_plan *plan, const struct sp_store *store,
@@ -222,7 +160,7 @@ static int prepare_mounts(const struct sp_plan *plan, const struct sp_store *sto
 		case SP_MNT_GRANT:
 			if (sp_store_open_grant(store, m->source, &gfd, &p->is_dir, err) < 0)
 				return -1;
-			if (host_mount_point(plan, i, store, s, err) < 0) {
+			if (sp_host_mount_point(plan, i, store, s->home, prepared_is_dir, s, p->is_dir, err) < 0) {
 				close(gfd);
 				return -1;
 			}

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "sandbox/idmap.h"
+#include "sandbox/mountpoint.h"
 #include "sandbox/seccomp.h"
 #include "util/rmtree.h"
 #include "util/strv.h"
@@ -34,16 +35,6 @@ const char *sp_virtiofsd_path(void)
 	const char *p = getenv("SPECTRUM_VIRTIOFSD");
 
 	return p && p[0] == '/' ? p : VIRTIOFSD_DEBIAN;
-}
-
-static bool beneath(const char *path, const char *dir, const char **rest)
-{
-	size_t n = strlen(dir);
-
-	if (strncmp(path, dir, n) != 0 || path[n] != '/')
-		return false;
-	*rest = path + n + 1;
-	return true;
 }
 
 static struct sp_vm_share *add_share(struct sp_vm_shares *s, const char *tag, const char *guest_path,
@@ -70,43 +61,12 @@ static struct sp_vm_share *add_share(struct sp_vm_shares *s, const char *tag, co
 	return sh;
 }
 
-/* A grant's mount point inside the home or inside an earlier grant is
- * made on disk now, by the host, never following a symlink the instance
- * may have planted; the guest's root cannot make it through virtiofs
- * (its uid 0 has no mapping on the idmapped share). */
-static int mount_point(const struct sp_plan *plan, size_t idx, const struct sp_store *store, int home,
-		       struct sp_err *err)
+/* A VM's grants are directories (virtiofs exports directories). */
+static bool all_dirs(const void *ctx, size_t i)
 {
-	const struct sp_mount *m = &plan->mounts[idx];
-	const char *rest = NULL, *r;
-	size_t best = 0, owner = idx;
-	int base = -1, fd = -1, ret;
-	bool dir;
-
-	for (size_t i = 0; i < idx; i++) {
-		const struct sp_mount *o = &plan->mounts[i];
-		if (o->kind != SP_MNT_HOME && o->kind != SP_MNT_GRANT)
-			continue;
-		if (beneath(m->target, o->target, &r) && strlen(o->target) >= best) {
-			best = strlen(o->target);
-			rest = r;
-			owner = i;
-		}
-	}
-	if (!rest)
-		return 0; /* on the root share, made by its assembly */
-	if (plan->mounts[owner].kind == SP_MNT_HOME) {
-		base = fcntl(home, F_DUPFD_CLOEXEC, 0);
-		if (base < 0)
-			return sp_fail_errno(err, errno, "dup");
-	} else if (sp_store_open_grant(store, plan->mounts[owner].source, &base, &dir, err) < 0) {
-		return -1;
-	}
-	ret = sp_mkdir_beneath(base, rest, 0755, &fd, err);
-	if (fd >= 0)
-		close(fd);
-	close(base);
-	return ret < 0 ? sp_err_wrap(err, "mount point %s", m->target) : 0;
+	(void)ctx;
+	(void)i;
+	return true;
 }
 
 char *sp_vm_share_dir(const struct sp_store *store, const char *name)
@@ -210,7 +170,7 @@ int sp_vm_shares_prepare(const struct sp_plan *plan, const struct sp_store *stor
 					m->source);
 				goto out;
 			}
-			if (mount_point(plan, (size_t)desc[k].mount, store, home, err) < 0) {
+			if (sp_host_mount_point(plan, (size_t)desc[k].mount, store, home, all_dirs, NULL, true, err) < 0) {
 				close(src);
 				goto out;
 			}
@@ -291,8 +251,8 @@ static void assemble_root(const struct sp_plan *plan)
 		const struct sp_mount *m = &plan->mounts[i];
 		const char *rest;
 
-		if (strcmp(m->target, "/") == 0 || beneath(m->target, "/dev", &rest) || strcmp(m->target, "/dev") == 0 ||
-		    beneath(m->target, "/proc", &rest))
+		if (strcmp(m->target, "/") == 0 || sp_path_beneath(m->target, "/dev", &rest) || strcmp(m->target, "/dev") == 0 ||
+		    sp_path_beneath(m->target, "/proc", &rest))
 			continue;
 		snprintf(dst, sizeof dst, EXPORT_DIR "%s", m->target);
 		parent_of(dst, dir, sizeof dir);
@@ -340,7 +300,7 @@ static void assemble_root(const struct sp_plan *plan)
 		case SP_MNT_GRANT:
 			/* A mount point; one inside home or a grant was made
 			 * on disk by the host, and is skipped here. */
-			if (!beneath(m->target, SP_INNER_HOME, &rest) || m->kind == SP_MNT_HOME)
+			if (!sp_path_beneath(m->target, SP_INNER_HOME, &rest) || m->kind == SP_MNT_HOME)
 				mkdirs(dst);
 			break;
 		default:
