@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "store/generation.h"
+#include "util/rmtree.h"
 #include "util/cleanup.h"
 
 #define TMP_PREFIX ".new-"
@@ -134,35 +135,6 @@ int sp_gen_read(const struct sp_store *store, unsigned n, const char *name, char
 	return 0;
 }
 
-/* rm -r of a directory beneath DIRFD that only Spectrum writes (a
- * leftover temporary generation); never follows symlinks. */
-static void remove_tree(int dirfd, const char *name)
-{
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct dirent *e;
-	DIR *d;
-
-	if (fd < 0) {
-		unlinkat(dirfd, name, 0);
-		return;
-	}
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (e->d_type == DT_DIR)
-			remove_tree(fd, e->d_name);
-		else
-			unlinkat(fd, e->d_name, 0);
-	}
-	closedir(d);
-	unlinkat(dirfd, name, AT_REMOVEDIR);
-}
-
 static void remove_leftovers(int gfd)
 {
 	int fd = dup(gfd);
@@ -181,7 +153,7 @@ static void remove_leftovers(int gfd)
 			snprintf(names[n++], sizeof names[0], "%s", e->d_name);
 	closedir(d);
 	for (size_t i = 0; i < n; i++)
-		remove_tree(gfd, names[i]);
+		sp_rmtree(gfd, names[i]);
 }
 
 int sp_gen_begin(const struct sp_store *store, struct sp_gen_writer *w, struct sp_err *err)
@@ -273,7 +245,7 @@ void sp_gen_abort(const struct sp_store *store, struct sp_gen_writer *w)
 	w->dirfd = -1;
 	gfd = gens_dir(store, &err);
 	if (gfd >= 0) {
-		remove_tree(gfd, w->tmp);
+		sp_rmtree(gfd, w->tmp);
 		close(gfd);
 	}
 }

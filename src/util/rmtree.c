@@ -62,7 +62,8 @@ void sp_rmtree(int dirfd, const char *name)
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0) {
-		if (errno == ENOTDIR)
+		/* Not a directory (a file, a symlink): remove just it. */
+		if (errno != ENOENT)
 			unlinkat(dirfd, name, 0);
 		return;
 	}
