@@ -57,6 +57,7 @@ int sp_cmd_stop(const struct sp_cli *cli, int argc, char **argv, struct sp_err *
 int sp_cmd_restart(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
 int sp_cmd_list(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
 int sp_cmd_logs(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
+int sp_cmd_backup(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err);
 
 /* "256M" for 268435456, for messages and tables. */
 void sp_format_size(unsigned long long bytes, char *buf, size_t size);

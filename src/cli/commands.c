@@ -89,7 +89,39 @@ static const struct sp_command commands[] = {
 	{ "requests", NULL, "requests", NULL },
 	{ "approve", NULL, "approve ID", NULL },
 	{ "deny", NULL, "deny ID", NULL },
-	{ "backup", NULL, "backup init|create|list|restore|verify|prune", NULL },
+	{ "backup", sp_cmd_backup, "backup init|create|list|restore|verify|prune ...",
+	  "Backups of the whole store (data/, state/, generations/, current) into a\n"
+	  "repository: a directory, e.g. on an external disk.  Content-defined chunks,\n"
+	  "deduplicated across snapshots and instances, zstd-compressed, and with\n"
+	  "--encrypt sealed with XChaCha20-Poly1305 under a key that a passphrase\n"
+	  "(Argon2id) protects.  Format: doc/backup-format.md.\n\n"
+	  "  backup init [--encrypt]           make a repository (an empty directory)\n"
+	  "  backup create [--instance NAME]... [--live] [--quiet]\n"
+	  "                                    a snapshot of the store, or only of the\n"
+	  "                                    homes of NAME...; running instances are\n"
+	  "                                    frozen while their home is read unless\n"
+	  "                                    --live; files unchanged since the last\n"
+	  "                                    snapshot are not read again\n"
+	  "  backup list [--json]              the snapshots\n"
+	  "  backup restore SNAPSHOT [--instance NAME]... [--to DIR]\n"
+	  "                                    SNAPSHOT: \"latest\" or 8+ hex digits of\n"
+	  "                                    its id; into DIR (new or empty), or in\n"
+	  "                                    place, part by part atomically, refused\n"
+	  "                                    while an instance being restored runs\n"
+	  "  backup verify [--read-data]       check everything; with --read-data read\n"
+	  "                                    every byte; names each damaged snapshot\n"
+	  "                                    and file; exits 1 on damage\n"
+	  "  backup prune --keep-last N [--keep-hourly|daily|weekly|monthly|yearly N]\n"
+	  "               [--dry-run]          forget other snapshots, free their data\n"
+	  "  backup unlock [--for 15m]         keep the keys of an encrypted repository\n"
+	  "                                    in root's kernel keyring for a while (at\n"
+	  "                                    most a day): no passphrase, no Argon2id\n"
+	  "                                    (~0.6 s) for each command meanwhile\n"
+	  "  backup lock                       remove them now\n\n"
+	  "Every subcommand takes:\n"
+	  "  --repo DIR             the repository (default $SPECTRUM_BACKUP_REPO)\n"
+	  "  --passphrase-file F    the passphrase of an encrypted repository (first\n"
+	  "                         line); else $SPECTRUM_PASSPHRASE; else a prompt\n" },
 	{ NULL, NULL, NULL, NULL },
 };
 

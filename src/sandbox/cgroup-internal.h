@@ -11,11 +11,15 @@
 #include "plan/plan.h"
 #include "util/err.h"
 
-/* The controllers Spectrum limits through. */
+/* The controllers Spectrum limits through, and the v1 freezer, which
+ * limits nothing: an instance joins its hierarchy on hosts without
+ * cgroup2 (whose cgroup.freeze needs no controller), so that it can be
+ * frozen there too. */
 enum {
 	SP_CG_MEMORY = 1u << 0,
 	SP_CG_PIDS = 1u << 1,
 	SP_CG_CPU = 1u << 2,
+	SP_CG_FREEZER = 1u << 3,
 };
 
 /* "spectrum/NAME" in one hierarchy. */
@@ -43,6 +47,13 @@ struct sp_cg_ops {
 	/* Kills what is left in PATH and removes it with its descendants;
 	 * bounded in time.  Returns 0 once PATH is gone. */
 	int (*destroy)(const char *path);
+	/* Asks the kernel to freeze (FROZEN true) or thaw every process of
+	 * PATH and its descendants; 1 when PATH has no freezer (a v1
+	 * hierarchy other than the freezer's). */
+	int (*freeze)(const char *path, bool frozen, struct sp_err *err);
+	/* 1 once the kernel reports PATH in the state the last freeze
+	 * asked for, 0 while it is not yet, -1 when it cannot tell. */
+	int (*frozen_done)(const char *path, bool frozen, struct sp_err *err);
 };
 
 extern const struct sp_cg_ops sp_cg_v1_ops;

@@ -3,7 +3,12 @@
  * no rule against processes in inner cgroups, so "spectrum/NAME" always
  * goes beneath the engine's own cgroup of each hierarchy, and the limits
  * of that cgroup hold for the instance too (memory.use_hierarchy is
- * always on in current kernels). */
+ * always on in current kernels).
+ *
+ * The freezer hierarchy is used only on hosts without cgroup2: its
+ * freezer.state reads FREEZING until every process is frozen, then
+ * FROZEN.  A frozen process does not die of SIGKILL until it is thawed,
+ * which cgroup.c does before it destroys anything. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -90,6 +95,26 @@ static int v1_destroy(const char *path)
 	return sp_cg_remove_tree(path, NULL);
 }
 
+static int v1_freeze(const char *path, bool frozen, struct sp_err *err)
+{
+	if (!sp_cg_exists(path, "freezer.state"))
+		return 1;
+	return sp_cg_write(path, "freezer.state", frozen ? "FROZEN" : "THAWED", err);
+}
+
+static int v1_frozen_done(const char *path, bool frozen, struct sp_err *err)
+{
+	const char *want = frozen ? "FROZEN" : "THAWED";
+	char buf[32];
+
+	/* Reading the file is what makes the kernel check whether the
+	 * freezing is over. */
+	if (sp_cg_read(path, "freezer.state", buf, sizeof buf) < 0)
+		return sp_fail_errno(err, errno, "read `%s/freezer.state'", path);
+	buf[strcspn(buf, "\n")] = '\0';
+	return strcmp(buf, want) == 0;
+}
+
 const struct sp_cg_ops sp_cg_v1_ops = {
 	.name = "v1",
 	.create = v1_create,
@@ -97,4 +122,6 @@ const struct sp_cg_ops sp_cg_v1_ops = {
 	.attach = v1_attach,
 	.oom_killed = v1_oom_killed,
 	.destroy = v1_destroy,
+	.freeze = v1_freeze,
+	.frozen_done = v1_frozen_done,
 };

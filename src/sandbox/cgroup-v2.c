@@ -224,6 +224,26 @@ static int v2_destroy(const char *path)
 	return sp_cg_remove_tree(path, sp_cg_exists(path, "cgroup.kill") ? "cgroup.kill" : NULL);
 }
 
+/* cgroup.freeze (Linux 5.2) needs no controller, so it works in the
+ * v2 directory of a hybrid host too; the root cgroup has none. */
+static int v2_freeze(const char *path, bool frozen, struct sp_err *err)
+{
+	if (!sp_cg_exists(path, "cgroup.freeze"))
+		return 1;
+	return sp_cg_write(path, "cgroup.freeze", frozen ? "1" : "0", err);
+}
+
+static int v2_frozen_done(const char *path, bool frozen, struct sp_err *err)
+{
+	uint64_t v;
+
+	/* "frozen 1" once every process of the subtree is frozen. */
+	if (!sp_cg_read_key(path, "cgroup.events", "frozen", &v))
+		return sp_fail(err, SP_ERR_RUNTIME, "no `frozen' in `%s/cgroup.events'",
+			       path);
+	return (v != 0) == frozen;
+}
+
 const struct sp_cg_ops sp_cg_v2_ops = {
 	.name = "v2",
 	.create = v2_create,
@@ -231,4 +251,6 @@ const struct sp_cg_ops sp_cg_v2_ops = {
 	.attach = v2_attach,
 	.oom_killed = v2_oom_killed,
 	.destroy = v2_destroy,
+	.freeze = v2_freeze,
+	.frozen_done = v2_frozen_done,
 };

@@ -7,8 +7,10 @@
  * Besides the limited controllers, the instance always joins a cgroup of
  * the v2 hierarchy when one is mounted, with or without controllers: its
  * cgroup.kill ends every process at once, with no pid read from
- * cgroup.procs and reused before the kill(2), and its cgroup.procs counts
- * the instance's processes. */
+ * cgroup.procs and reused before the kill(2), its cgroup.procs counts
+ * the instance's processes, and its cgroup.freeze stops them all (for a
+ * consistent backup).  A host without cgroup2 has the v1 freezer
+ * hierarchy for that last job, when it mounts one. */
 #include "sandbox/cgroup.h"
 
 #include <dirent.h>
@@ -26,7 +28,7 @@
 #include "sandbox/cgroup-internal.h"
 #include "util/cleanup.h"
 
-#define N_V1 3 /* memory, pids, cpu: at most one hierarchy each */
+#define N_V1 4 /* memory, pids, cpu, freezer: at most one hierarchy each */
 
 /* One mounted hierarchy. */
 struct hier {
@@ -56,6 +58,7 @@ static const struct {
 	{ SP_CG_MEMORY, "memory" },
 	{ SP_CG_PIDS, "pids" },
 	{ SP_CG_CPU, "cpu" },
+	{ SP_CG_FREEZER, "freezer" },
 };
 
 /* ---- Small file helpers, shared with the backends ---- */
@@ -536,6 +539,21 @@ static int remove_leftover(const struct sp_cg_ops *ops, const char *path, void *
 	return 0;
 }
 
+/* Thaws PATH, with no wait and no report.  A v1 frozen process keeps
+ * SIGKILL pending until it is thawed, and the hierarchies are destroyed
+ * one by one: all are thawed before the first is killed, in case a
+ * crashed `backup' left the instance frozen.  (v2 needs none of this:
+ * SIGKILL and cgroup.kill reach frozen processes.) */
+static int thaw_quietly(const struct sp_cg_ops *ops, const char *path, void *ctx)
+{
+	struct sp_err ignored;
+
+	(void)ctx;
+	if (ops == &sp_cg_v1_ops)
+		ops->freeze(path, false, &ignored);
+	return 0;
+}
+
 void sp_cgroup_cleanup_name(const char *name)
 {
 	struct remove_ctx ctx = { .err = NULL };
@@ -544,8 +562,126 @@ void sp_cgroup_cleanup_name(const char *name)
 
 	if (!valid_name(name) || hosts_find(&hs, &err) < 0)
 		return;
+	for_each_leftover(&hs, name, thaw_quietly, NULL);
 	for_each_leftover(&hs, name, remove_leftover, &ctx);
 	hosts_free(&hs);
+}
+
+bool sp_cgroup_name_running(const char *name)
+{
+	struct hosts hs;
+	struct sp_err err;
+	bool running;
+
+	if (!valid_name(name) || hosts_find(&hs, &err) < 0)
+		return false;
+	running = for_each_leftover(&hs, name, check_not_running, NULL) < 0;
+	hosts_free(&hs);
+	return running;
+}
+
+/* ---- Freezing an instance ---- */
+
+#define FREEZE_TIMEOUT_MS 5000
+
+struct freeze_ctx {
+	bool frozen;
+	size_t n_done; /* cgroups that have a freezer and reached the state */
+	struct sp_err *err;
+};
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Asks for the state in PATH and waits until the kernel reports it: a few
+ * processes freeze in well under a millisecond, so the first checks come
+ * quickly and the pauses grow from there.  The request is repeated now
+ * and then, which makes v1 try again the processes it could not freeze
+ * yet (v2 ignores a repeated request). */
+static int freeze_one(const struct sp_cg_ops *ops, const char *path, void *p)
+{
+	struct freeze_ctx *ctx = p;
+	struct timespec t0, pause = { .tv_sec = 0, .tv_nsec = 100000 };
+	long last_ask = 0;
+	int r;
+
+	r = ops->freeze(path, ctx->frozen, ctx->err);
+	if (r < 0)
+		return -1;
+	if (r > 0)
+		return 0; /* no freezer in this hierarchy */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		long ms;
+
+		r = ops->frozen_done(path, ctx->frozen, ctx->err);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			break;
+		ms = ms_since(&t0);
+		if (ms >= FREEZE_TIMEOUT_MS)
+			return sp_fail(ctx->err, SP_ERR_RUNTIME,
+				       "cgroup `%s' not %s after %d s (a process stuck "
+				       "in the kernel?)",
+				       path, ctx->frozen ? "frozen" : "thawed",
+				       FREEZE_TIMEOUT_MS / 1000);
+		if (ms - last_ask >= 100) {
+			if (ops->freeze(path, ctx->frozen, ctx->err) < 0)
+				return -1;
+			last_ask = ms;
+		}
+		nanosleep(&pause, NULL);
+		if (pause.tv_nsec < 10000000)
+			pause.tv_nsec *= 2;
+	}
+	ctx->n_done++;
+	return 0;
+}
+
+static int freeze_all(const struct hosts *hs, const char *name, bool frozen,
+		      struct sp_err *err)
+{
+	struct freeze_ctx ctx = { .frozen = frozen, .n_done = 0, .err = err };
+
+	if (for_each_leftover(hs, name, freeze_one, &ctx) < 0)
+		return -1;
+	if (ctx.n_done == 0)
+		return sp_fail(err, SP_ERR_RUNTIME,
+			       "%s has no cgroup that can be frozen (neither cgroup2 "
+			       "nor a v1 freezer hierarchy)",
+			       name);
+	return 0;
+}
+
+int sp_cgroup_freeze_name(const char *name, bool frozen, struct sp_err *err)
+{
+	struct hosts hs;
+	int ret = 0;
+
+	if (!valid_name(name))
+		return sp_fail(err, SP_ERR_USAGE, "`%s' is not a valid cgroup name", name);
+	if (hosts_find(&hs, err) < 0)
+		return -1;
+	if (for_each_leftover(&hs, name, check_not_running, NULL) == 0)
+		goto out; /* not running: nothing to do */
+	ret = freeze_all(&hs, name, frozen, err);
+	if (ret < 0 && frozen) {
+		/* Half frozen helps no one: thaw what was frozen. */
+		struct sp_err ignored;
+
+		freeze_all(&hs, name, false, &ignored);
+	}
+	if (ret < 0)
+		sp_err_wrap(err, "%s %s", frozen ? "freeze" : "thaw", name);
+out:
+	hosts_free(&hs);
+	return ret;
 }
 
 /* ---- The instance's cgroups ---- */
@@ -624,8 +760,13 @@ static int plan_dirs(struct sp_cgroup *cg, struct hosts *hs, unsigned need,
 		     struct sp_err *err)
 {
 	unsigned on_v2 = hs->has_v2 ? need & hs->v2.ctrls : 0;
-	unsigned on_v1 = need & ~on_v2;
-	unsigned found = 0;
+	unsigned on_v1, found = 0;
+
+	/* Without cgroup2 the v1 freezer stands in for cgroup.freeze; a
+	 * host without either runs instances that cannot be frozen. */
+	if (!hs->has_v2)
+		need |= SP_CG_FREEZER;
+	on_v1 = need & ~on_v2;
 
 	if (hs->has_v2)
 		add_dir(cg, &sp_cg_v2_ops, &hs->v2, on_v2);
@@ -638,7 +779,7 @@ static int plan_dirs(struct sp_cgroup *cg, struct hosts *hs, unsigned need,
 		found |= here;
 	}
 	for (size_t j = 0; j < sizeof ctrl_names / sizeof ctrl_names[0]; j++) {
-		if ((on_v1 & ~found & ctrl_names[j].bit) != 0)
+		if ((on_v1 & ~found & ~SP_CG_FREEZER & ctrl_names[j].bit) != 0)
 			return sp_fail(err, SP_ERR_RUNTIME,
 				       "the %s cgroup controller is in neither cgroup v2 nor v1",
 				       ctrl_names[j].name);
@@ -664,6 +805,7 @@ int sp_cgroup_create(const char *name, const struct sp_limits *limits,
 		sp_fail(err, SP_ERR_RUNTIME, "%s is already running", name);
 		goto fail;
 	}
+	for_each_leftover(&hs, name, thaw_quietly, NULL);
 	if (for_each_leftover(&hs, name, remove_leftover, &rm) < 0)
 		goto fail;
 
@@ -679,10 +821,11 @@ int sp_cgroup_create(const char *name, const struct sp_limits *limits,
 		struct sp_cg_dir *d = &cg->dirs[i];
 
 		if (d->ops->create(d, name, err) < 0) {
-			/* The v2 directory that only counts processes is
-			 * a convenience: a host where it cannot be made
-			 * (read-only cgroup2) runs without it. */
-			if (d->ctrls != 0)
+			/* The v2 directory that only counts processes and
+			 * the v1 freezer's are conveniences: a host where
+			 * they cannot be made (read-only cgroup2) runs
+			 * without them. */
+			if ((d->ctrls & ~SP_CG_FREEZER) != 0)
 				goto fail;
 			sp_err_clear(err);
 			if (d->path != NULL)
@@ -741,6 +884,10 @@ void sp_cgroup_destroy(struct sp_cgroup *cg)
 {
 	if (cg == NULL)
 		return;
+	for (size_t i = 0; i < cg->n_dirs; i++) {
+		if (cg->dirs[i].path != NULL)
+			thaw_quietly(cg->dirs[i].ops, cg->dirs[i].path, NULL);
+	}
 	/* In order: the v2 directory first, whose cgroup.kill empties the
 	 * v1 ones as well. */
 	for (size_t i = 0; i < cg->n_dirs; i++) {

@@ -52,3 +52,17 @@ void sp_cgroup_destroy(struct sp_cgroup *cg);
 /* The same for an instance whose engine has died: used by the janitor
  * process.  Does nothing when there is no such cgroup. */
 void sp_cgroup_cleanup_name(const char *name);
+
+/* NAME below is the cgroup's name, as for sp_cgroup_create: the plan's
+ * id, "INSTANCE.HASH" from sp_instance_id(), not the bare instance name. */
+
+/* True when instance NAME has a cgroup with processes in it. */
+bool sp_cgroup_name_running(const char *name);
+
+/* Freezes (FROZEN true) or thaws every process of instance NAME, and
+ * waits (at most about 5 s) until the kernel reports it done: cgroup2's
+ * cgroup.freeze, or the v1 freezer on hosts without cgroup2.  A freeze
+ * that does not complete is undone before the error returns.  Returns 0
+ * and does nothing when NAME does not run.  The engine that supervises
+ * NAME stays outside its cgroup and keeps running. */
+int sp_cgroup_freeze_name(const char *name, bool frozen, struct sp_err *err);

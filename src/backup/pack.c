@@ -1,0 +1,367 @@
+/* Writing packs and reading their blobs and trailers.  Everything read
+ * here may be damaged or hostile: lengths are checked before use, and a
+ * blob is only handed out once its id matches its content. */
+#include "backup/pack.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "util/cleanup.h"
+
+#define MAGIC_LEN 8
+#define TRAILER_MAGIC "SPBKTL01"
+#define LOC_LEN (1 + SP_BK_ID_LEN + 4 + 4 + 4)
+#define ZSTD_LEVEL 3
+/* The number of blobs one trailer may list: far more than a pack of
+ * SP_BK_PACK_TARGET bytes holds, few enough to bound what a hostile
+ * length can make us allocate. */
+#define TRAILER_MAX_BLOBS (1u << 20)
+
+struct sp_bk_pack_writer {
+	struct sp_bk_repo *repo;
+	int fd;
+	char tmpname[64];
+	crypto_generichash_state hash;
+	size_t size;
+	struct sp_bk_blob_loc *locs;
+	size_t n, cap;
+	ZSTD_CCtx *zc;
+	uint8_t *zbuf, *sbuf; /* compressed plain text; sealed bytes */
+	size_t zcap, scap;
+};
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void blob_ad(uint8_t type, const uint8_t id[SP_BK_ID_LEN], uint8_t ad[1 + SP_BK_ID_LEN])
+{
+	ad[0] = type;
+	memcpy(ad + 1, id, SP_BK_ID_LEN);
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static int grow(uint8_t **buf, size_t *cap, size_t need)
+{
+	uint8_t *b;
+
+	if (*cap >= need)
+		return 0;
+	b = realloc(*buf, need);
+	if (b == NULL)
+		return -1;
+	*buf = b;
+	*cap = need;
+	return 0;
+}
+
+static int emit(struct sp_bk_pack_writer *w, const void *buf, size_t len, struct sp_err *err)
+{
+	if (write_all(w->fd, buf, len) < 0)
+		return sp_fail_errno(err, errno, "%s/%s", w->repo->path, w->tmpname);
+	crypto_generichash_update(&w->hash, buf, len);
+	w->size += len;
+	return 0;
+}
+
+int sp_bk_pack_writer_new(struct sp_bk_repo *repo, struct sp_bk_pack_writer **out, struct sp_err *err)
+{
+	struct sp_bk_pack_writer *w = calloc(1, sizeof *w);
+
+	if (w == NULL)
+		return sp_fail_errno(err, ENOMEM, "pack");
+	w->repo = repo;
+	w->fd = sp_bk_repo_tmpfile(repo, w->tmpname, err);
+	if (w->fd < 0) {
+		free(w);
+		return -1;
+	}
+	crypto_generichash_init(&w->hash, NULL, 0, SP_BK_ID_LEN);
+	w->zc = ZSTD_createCCtx();
+	if (w->zc == NULL || emit(w, SP_BK_PACK_MAGIC, MAGIC_LEN, err) < 0) {
+		if (w->zc == NULL)
+			sp_fail_errno(err, ENOMEM, "zstd");
+		sp_bk_pack_writer_abort(w);
+		return -1;
+	}
+	*out = w;
+	return 0;
+}
+
+size_t sp_bk_pack_writer_size(const struct sp_bk_pack_writer *w)
+{
+	return w->size;
+}
+
+size_t sp_bk_pack_writer_count(const struct sp_bk_pack_writer *w)
+{
+	return w->n;
+}
+
+int sp_bk_pack_writer_add(struct sp_bk_pack_writer *w, uint8_t type, const uint8_t id[SP_BK_ID_LEN],
+			  const void *plain, size_t len, struct sp_err *err)
+{
+	const struct sp_bk_keys *keys = &w->repo->keys;
+	uint8_t ad[1 + SP_BK_ID_LEN];
+	size_t bound = ZSTD_compressBound(len) + 1, zlen, slen;
+	const uint8_t *body;
+	struct sp_bk_blob_loc *loc;
+
+	if (len > SP_BK_CHUNK_MAX_ANY)
+		return sp_fail(err, SP_ERR_RUNTIME, "blob of %zu bytes: larger than a blob may be", len);
+	if (grow(&w->zbuf, &w->zcap, bound) < 0)
+		return sp_fail_errno(err, ENOMEM, "pack");
+	zlen = ZSTD_compressCCtx(w->zc, w->zbuf + 1, bound - 1, plain, len, ZSTD_LEVEL);
+	if (!ZSTD_isError(zlen) && zlen < len) {
+		w->zbuf[0] = 1;
+		zlen += 1;
+	} else {
+		/* Incompressible: stored as it is. */
+		if (grow(&w->zbuf, &w->zcap, len + 1) < 0)
+			return sp_fail_errno(err, ENOMEM, "pack");
+		w->zbuf[0] = 0;
+		memcpy(w->zbuf + 1, plain, len);
+		zlen = len + 1;
+	}
+	slen = sp_bk_sealed_len(keys, zlen);
+	if (keys->encrypted) {
+		if (grow(&w->sbuf, &w->scap, slen) < 0)
+			return sp_fail_errno(err, ENOMEM, "pack");
+		blob_ad(type, id, ad);
+		sp_bk_seal(keys, w->zbuf, zlen, ad, sizeof ad, w->sbuf);
+		body = w->sbuf;
+	} else {
+		body = w->zbuf;
+	}
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 64;
+		struct sp_bk_blob_loc *l = realloc(w->locs, cap * sizeof *l);
+
+		if (l == NULL)
+			return sp_fail_errno(err, ENOMEM, "pack");
+		w->locs = l;
+		w->cap = cap;
+	}
+	loc = &w->locs[w->n];
+	memcpy(loc->id, id, SP_BK_ID_LEN);
+	loc->type = type;
+	loc->offset = (uint32_t)w->size;
+	loc->stored_len = (uint32_t)slen;
+	loc->raw_len = (uint32_t)len;
+	if (emit(w, body, slen, err) < 0)
+		return -1;
+	w->n++;
+	return 0;
+}
+
+void sp_bk_pack_writer_abort(struct sp_bk_pack_writer *w)
+{
+	if (w == NULL)
+		return;
+	if (w->fd >= 0) {
+		close(w->fd);
+		unlinkat(w->repo->dirfd, w->tmpname, 0);
+	}
+	ZSTD_freeCCtx(w->zc);
+	free(w->locs);
+	free(w->zbuf);
+	free(w->sbuf);
+	free(w);
+}
+
+int sp_bk_pack_writer_finish(struct sp_bk_pack_writer *w, char *name, struct sp_bk_blob_loc **locs, size_t *n,
+			     struct sp_err *err)
+{
+	size_t plen = MAGIC_LEN + 4 + w->n * LOC_LEN, slen = sp_bk_sealed_len(&w->repo->keys, plen);
+	cleanup_free uint8_t *plain = malloc(plen);
+	cleanup_free uint8_t *sealed = malloc(slen + 4);
+	uint8_t hash[SP_BK_ID_LEN], *p;
+	int fd;
+
+	if (plain == NULL || sealed == NULL) {
+		sp_bk_pack_writer_abort(w);
+		return sp_fail_errno(err, ENOMEM, "pack");
+	}
+	memcpy(plain, TRAILER_MAGIC, MAGIC_LEN);
+	put32(plain + MAGIC_LEN, (uint32_t)w->n);
+	p = plain + MAGIC_LEN + 4;
+	for (size_t i = 0; i < w->n; i++, p += LOC_LEN) {
+		p[0] = w->locs[i].type;
+		memcpy(p + 1, w->locs[i].id, SP_BK_ID_LEN);
+		put32(p + 1 + SP_BK_ID_LEN, w->locs[i].offset);
+		put32(p + 5 + SP_BK_ID_LEN, w->locs[i].stored_len);
+		put32(p + 9 + SP_BK_ID_LEN, w->locs[i].raw_len);
+	}
+	sp_bk_seal(&w->repo->keys, plain, plen, "trailer", 7, sealed);
+	put32(sealed + slen, (uint32_t)slen);
+	if (emit(w, sealed, slen + 4, err) < 0) {
+		sp_bk_pack_writer_abort(w);
+		return -1;
+	}
+	crypto_generichash_final(&w->hash, hash, sizeof hash);
+	sp_bk_hex(hash, sizeof hash, name);
+	fd = w->fd;
+	w->fd = -1;
+	if (sp_bk_repo_commit(w->repo, fd, w->tmpname, "packs", name, err) < 0) {
+		sp_bk_pack_writer_abort(w);
+		return -1;
+	}
+	*locs = steal_ptr(&w->locs);
+	*n = w->n;
+	sp_bk_pack_writer_abort(w);
+	return 0;
+}
+
+int sp_bk_blob_decode(const struct sp_bk_keys *keys, const struct sp_bk_blob_loc *loc, const uint8_t *stored,
+		      uint8_t **plain, size_t *len, struct sp_err *err)
+{
+	cleanup_free uint8_t *opened = malloc(loc->stored_len ? loc->stored_len : 1);
+	cleanup_free uint8_t *out = malloc(loc->raw_len ? loc->raw_len : 1);
+	uint8_t ad[1 + SP_BK_ID_LEN], id[SP_BK_ID_LEN];
+	size_t olen = 0;
+
+	if (opened == NULL || out == NULL)
+		return sp_fail_errno(err, ENOMEM, "blob");
+	blob_ad(loc->type, loc->id, ad);
+	if (sp_bk_open(keys, stored, loc->stored_len, ad, sizeof ad, opened, &olen) < 0 || olen < 1)
+		return sp_fail(err, SP_ERR_RUNTIME, "does not decrypt");
+	if (opened[0] == 0) {
+		if (olen - 1 != loc->raw_len)
+			return sp_fail(err, SP_ERR_RUNTIME, "length differs from the index");
+		memcpy(out, opened + 1, olen - 1);
+	} else if (opened[0] == 1) {
+		size_t r = ZSTD_decompress(out, loc->raw_len, opened + 1, olen - 1);
+
+		if (ZSTD_isError(r) || r != loc->raw_len)
+			return sp_fail(err, SP_ERR_RUNTIME, "does not decompress");
+	} else {
+		return sp_fail(err, SP_ERR_RUNTIME, "unknown encoding %u", opened[0]);
+	}
+	sp_bk_blob_id(keys, out, loc->raw_len, id);
+	if (sodium_memcmp(id, loc->id, SP_BK_ID_LEN) != 0)
+		return sp_fail(err, SP_ERR_RUNTIME, "content does not match its id");
+	*plain = steal_ptr(&out);
+	*len = loc->raw_len;
+	return 0;
+}
+
+/* TAIL: the trailer's sealed bytes, TLEN of them, at the end of a pack
+ * of PACK_LEN bytes (its last 4 bytes being TLEN). */
+static int parse_trailer(const struct sp_bk_keys *keys, const uint8_t *tail, size_t tlen, uint64_t pack_len,
+			 struct sp_bk_blob_loc **locs, size_t *n, struct sp_err *err)
+{
+	cleanup_free uint8_t *plain = malloc(tlen ? tlen : 1);
+	uint64_t blobs_end = pack_len - 4 - tlen;
+	size_t plen = 0;
+	uint32_t count;
+	struct sp_bk_blob_loc *v;
+	const uint8_t *p;
+
+	if (plain == NULL)
+		return sp_fail_errno(err, ENOMEM, "trailer");
+	if (sp_bk_open(keys, tail, tlen, "trailer", 7, plain, &plen) < 0)
+		return sp_fail(err, SP_ERR_RUNTIME, "trailer does not decrypt");
+	if (plen < MAGIC_LEN + 4 || memcmp(plain, TRAILER_MAGIC, MAGIC_LEN) != 0)
+		return sp_fail(err, SP_ERR_RUNTIME, "trailer: bad magic");
+	count = get32(plain + MAGIC_LEN);
+	if (count > TRAILER_MAX_BLOBS || (plen - MAGIC_LEN - 4) / LOC_LEN != count ||
+	    (plen - MAGIC_LEN - 4) % LOC_LEN != 0)
+		return sp_fail(err, SP_ERR_RUNTIME, "trailer: %u blobs do not fit its length", count);
+	v = calloc(count ? count : 1, sizeof *v);
+	if (v == NULL)
+		return sp_fail_errno(err, ENOMEM, "trailer");
+	p = plain + MAGIC_LEN + 4;
+	for (uint32_t i = 0; i < count; i++, p += LOC_LEN) {
+		v[i].type = p[0];
+		memcpy(v[i].id, p + 1, SP_BK_ID_LEN);
+		v[i].offset = get32(p + 1 + SP_BK_ID_LEN);
+		v[i].stored_len = get32(p + 5 + SP_BK_ID_LEN);
+		v[i].raw_len = get32(p + 9 + SP_BK_ID_LEN);
+		if ((v[i].type != SP_BK_BLOB_DATA && v[i].type != SP_BK_BLOB_TREE) || v[i].offset < MAGIC_LEN ||
+		    (uint64_t)v[i].offset + v[i].stored_len > blobs_end || v[i].stored_len < 1 ||
+		    v[i].raw_len > SP_BK_CHUNK_MAX_ANY) {
+			free(v);
+			return sp_fail(err, SP_ERR_RUNTIME, "trailer: blob %u: bad type, place or length", i);
+		}
+	}
+	*locs = v;
+	*n = count;
+	return 0;
+}
+
+int sp_bk_pack_trailer_parse(const struct sp_bk_keys *keys, const uint8_t *pack, size_t len,
+			     struct sp_bk_blob_loc **locs, size_t *n, struct sp_err *err)
+{
+	uint32_t tlen;
+
+	if (len < MAGIC_LEN + 4 || memcmp(pack, SP_BK_PACK_MAGIC, MAGIC_LEN) != 0)
+		return sp_fail(err, SP_ERR_RUNTIME, "not a pack (bad magic)");
+	tlen = get32(pack + len - 4);
+	if ((uint64_t)tlen + 4 + MAGIC_LEN > len)
+		return sp_fail(err, SP_ERR_RUNTIME, "trailer length %u beyond the pack", tlen);
+	return parse_trailer(keys, pack + len - 4 - tlen, tlen, len, locs, n, err);
+}
+
+int sp_bk_pack_read_trailer(struct sp_bk_repo *repo, const char *name, struct sp_bk_blob_loc **locs, size_t *n,
+			    struct sp_err *err)
+{
+	char path[160];
+	cleanup_fd int fd = -1;
+	cleanup_free uint8_t *tail = NULL;
+	uint8_t head[MAGIC_LEN], lenbuf[4];
+	struct stat st;
+	uint32_t tlen;
+
+	snprintf(path, sizeof path, "packs/%.2s/%s", name, name);
+	fd = openat(repo->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return sp_fail_errno(err, errno, "%s/%s", repo->path, path);
+	if (st.st_size < MAGIC_LEN + 4 || pread(fd, head, sizeof head, 0) != sizeof head ||
+	    memcmp(head, SP_BK_PACK_MAGIC, MAGIC_LEN) != 0 ||
+	    pread(fd, lenbuf, sizeof lenbuf, st.st_size - 4) != sizeof lenbuf)
+		return sp_fail(err, SP_ERR_RUNTIME, "%s/%s: not a pack", repo->path, path);
+	tlen = get32(lenbuf);
+	if ((uint64_t)tlen + 4 + MAGIC_LEN > (uint64_t)st.st_size)
+		return sp_fail(err, SP_ERR_RUNTIME, "%s/%s: trailer length beyond the pack", repo->path, path);
+	tail = malloc(tlen ? tlen : 1);
+	if (tail == NULL)
+		return sp_fail_errno(err, ENOMEM, "trailer");
+	if (pread(fd, tail, tlen, st.st_size - 4 - tlen) != (ssize_t)tlen)
+		return sp_fail_errno(err, errno ? errno : EIO, "%s/%s", repo->path, path);
+	if (parse_trailer(&repo->keys, tail, tlen, (uint64_t)st.st_size, locs, n, err) < 0)
+		return sp_err_wrap(err, "%s/%s", repo->path, path);
+	return 0;
+}

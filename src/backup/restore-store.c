@@ -1,0 +1,289 @@
+/* `backup restore`: a snapshot, or the homes of chosen instances, into a
+ * new directory or back into the store.
+ *
+ * In place, everything is first restored beside the store (a directory
+ * of its own in it, so on the same filesystem), then each part (data,
+ * state, generations, current; or state/NAME) is swapped with the live
+ * one by renameat2(RENAME_EXCHANGE): a part is either the old or the
+ * restored one, never a mix, whenever the restore stops.  An instance
+ * whose home would be replaced must not run. */
+#include "backup/backup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backup/index.h"
+#include "backup/restore.h"
+#include "backup/tree.h"
+#include "sandbox/cgroup.h"
+#include "util/cleanup.h"
+#include "util/rmtree.h"
+#include "util/strv.h"
+
+static int empty_or_new(const char *to, struct sp_err *err)
+{
+	DIR *d;
+	struct dirent *e;
+
+	if (mkdir(to, 0700) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return sp_fail_errno(err, errno, "%s", to);
+	d = opendir(to);
+	if (d == NULL)
+		return sp_fail_errno(err, errno, "%s", to);
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+			closedir(d);
+			return sp_fail(err, SP_ERR_RUNTIME, "%s: not empty (restore writes only into an empty directory)",
+				       to);
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Node NAME of the tree at PATH beneath ROOT (for a directory's own
+ * metadata, which lives in its parent's listing). */
+static int find_meta(struct sp_bk_repo *repo, const struct sp_bk_index *idx, const uint8_t root[SP_BK_ID_LEN],
+		     const char *path, const char *name, struct sp_bk_tree *holder, const struct sp_bk_node **node,
+		     struct sp_err *err)
+{
+	uint8_t id[SP_BK_ID_LEN];
+	cleanup_free uint8_t *buf = NULL;
+	size_t len;
+
+	*node = NULL;
+	if (sp_bk_tree_lookup(repo, idx, root, path, id, err) < 0 ||
+	    sp_bk_blob_load(repo, idx, id, SP_BK_BLOB_TREE, &buf, &len, err) < 0 ||
+	    sp_bk_tree_decode(buf, len, holder, err) < 0)
+		return -1;
+	for (size_t i = 0; i < holder->n; i++) {
+		if (strcmp(holder->nodes[i].name, name) == 0)
+			*node = &holder->nodes[i];
+	}
+	if (*node == NULL || (*node)->type != SP_BK_NODE_DIR)
+		return sp_fail(err, SP_ERR_RUNTIME, "no %s/%s in the snapshot", path, name);
+	return 0;
+}
+
+/* Restores the directory PATH/NAME of the snapshot as NAME beneath
+ * DIRFD: its content, then its own owner, mode and times. */
+static int restore_dir(struct sp_bk_repo *repo, const struct sp_bk_index *idx, const uint8_t root[SP_BK_ID_LEN],
+		       const char *path, const char *name, int dirfd, const char *where,
+		       struct sp_bk_progress *progress, struct sp_err *err)
+{
+	struct sp_bk_tree holder = { 0 };
+	const struct sp_bk_node *node;
+	cleanup_fd int fd = -1;
+	cleanup_free char *sub = NULL;
+	struct timespec ts[2];
+	int ret = -1;
+
+	if (find_meta(repo, idx, root, path, name, &holder, &node, err) < 0)
+		goto out;
+	if (mkdirat(dirfd, name, 0700) < 0) {
+		sp_fail_errno(err, errno, "%s/%s", where, name);
+		goto out;
+	}
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || asprintf(&sub, "%s/%s", where, name) < 0) {
+		sp_fail_errno(err, errno, "%s/%s", where, name);
+		goto out;
+	}
+	if (sp_bk_restore_tree(repo, idx, node->subtree, fd, sub, progress, err) < 0)
+		goto out;
+	ts[0] = (struct timespec){ node->atime_sec, node->atime_nsec };
+	ts[1] = (struct timespec){ node->mtime_sec, node->mtime_nsec };
+	if ((geteuid() == 0 && fchown(fd, node->uid, node->gid) < 0) || fchmod(fd, node->mode) < 0 ||
+	    futimens(fd, ts) < 0) {
+		sp_fail_errno(err, errno, "%s", sub);
+		goto out;
+	}
+	ret = 0;
+out:
+	sp_bk_tree_free(&holder);
+	return ret;
+}
+
+static bool in_snapshot(const struct sp_bk_snapshot *snap, const char *name)
+{
+	return sp_strv_contains(snap->instances, name);
+}
+
+/* The instances whose homes a restore replaces, checked not running. */
+static int check_not_running(const struct sp_bk_restore_opts *opts, const struct sp_bk_snapshot *snap,
+			     struct sp_err *err)
+{
+	cleanup_free char *state = NULL;
+	DIR *d;
+	struct dirent *e;
+
+	if (opts->instances != NULL) {
+		for (size_t i = 0; opts->instances[i] != NULL; i++) {
+			if (sp_cgroup_name_running(opts->instances[i]))
+				return sp_fail(err, SP_ERR_RUNTIME,
+					       "instance %s is running: stop it first (`spectrum stop %s')",
+					       opts->instances[i], opts->instances[i]);
+		}
+		return 0;
+	}
+	/* The whole store: every instance it has now or had then. */
+	for (size_t i = 0; snap->instances != NULL && snap->instances[i] != NULL; i++) {
+		if (sp_cgroup_name_running(snap->instances[i]))
+			return sp_fail(err, SP_ERR_RUNTIME,
+				       "instance %s is running: stop every instance before restoring the whole store",
+				       snap->instances[i]);
+	}
+	if (asprintf(&state, "%s/state", opts->store) < 0)
+		return sp_fail_errno(err, ENOMEM, "restore");
+	d = opendir(state);
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] != '.' && sp_cgroup_name_running(e->d_name)) {
+			closedir(d);
+			return sp_fail(err, SP_ERR_RUNTIME,
+				       "instance %s is running: stop every instance before restoring the whole store",
+				       e->d_name);
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Puts STAGE/PART in place of STORE/PART; the old one, if any, goes to
+ * STAGE/PART. */
+static int swap_in(int stagefd, int storefd, const char *part, const char *store, struct sp_err *err)
+{
+	if (renameat2(stagefd, part, storefd, part, RENAME_EXCHANGE) == 0)
+		return 0;
+	if (errno == ENOENT && renameat2(stagefd, part, storefd, part, RENAME_NOREPLACE) == 0)
+		return 0;
+	return sp_fail_errno(err, errno, "%s/%s: put the restored one in place", store, part);
+}
+
+int sp_bk_restore(struct sp_bk_repo *repo, const struct sp_bk_snapshot *snap, const struct sp_bk_restore_opts *opts,
+		  struct sp_err *err)
+{
+	struct sp_bk_index *idx = sp_bk_index_new();
+	struct sp_bk_progress progress;
+	cleanup_free char *stage = NULL;
+	cleanup_fd int storefd = -1;
+	cleanup_fd int stagefd = -1;
+	cleanup_fd int statefd = -1;
+	const char *target;
+	int ret = -1;
+
+	sp_bk_progress_init(&progress, "restoring", opts->quiet);
+	if (opts->instances != NULL) {
+		for (size_t i = 0; opts->instances[i] != NULL; i++) {
+			if (!in_snapshot(snap, opts->instances[i])) {
+				sp_fail(err, SP_ERR_RUNTIME, "instance %s: not in snapshot %.8s", opts->instances[i],
+					snap->id);
+				goto out;
+			}
+		}
+	}
+	if (sp_bk_index_load(repo, idx, NULL, err) < 0)
+		goto out;
+
+	if (opts->to != NULL) {
+		if (empty_or_new(opts->to, err) < 0)
+			goto out;
+		target = opts->to;
+	} else {
+		if (check_not_running(opts, snap, err) < 0)
+			goto out;
+		storefd = open(opts->store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (storefd < 0) {
+			sp_fail_errno(err, errno, "store %s", opts->store);
+			goto out;
+		}
+		if (asprintf(&stage, "%s/.restore-XXXXXX", opts->store) < 0 || mkdtemp(stage) == NULL) {
+			sp_fail_errno(err, errno, "%s/.restore-*", opts->store);
+			goto out;
+		}
+		target = stage;
+	}
+	stagefd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (stagefd < 0) {
+		sp_fail_errno(err, errno, "%s", target);
+		goto out;
+	}
+
+	if (opts->instances == NULL) {
+		if (sp_bk_restore_tree(repo, idx, snap->tree, stagefd, target, &progress, err) < 0)
+			goto out;
+	} else {
+		if (mkdirat(stagefd, "state", 0700) < 0 && errno != EEXIST) {
+			sp_fail_errno(err, errno, "%s/state", target);
+			goto out;
+		}
+		statefd = openat(stagefd, "state", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (statefd < 0) {
+			sp_fail_errno(err, errno, "%s/state", target);
+			goto out;
+		}
+		for (size_t i = 0; opts->instances[i] != NULL; i++) {
+			char where[4200];
+
+			snprintf(where, sizeof where, "%s/state", target);
+			if (restore_dir(repo, idx, snap->tree, "state", opts->instances[i], statefd, where, &progress,
+					err) < 0)
+				goto out;
+		}
+	}
+	sp_bk_progress_done(&progress);
+
+	if (opts->to == NULL) {
+		/* Everything is restored beside the store: now swap. */
+		if (opts->instances == NULL) {
+			static const char *const parts[] = { "data", "state", "generations", "current", NULL };
+
+			for (size_t i = 0; parts[i] != NULL; i++) {
+				struct stat st;
+
+				if (fstatat(stagefd, parts[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+					continue; /* not in the snapshot: left as it is */
+				if (swap_in(stagefd, storefd, parts[i], opts->store, err) < 0)
+					goto out;
+			}
+		} else {
+			cleanup_fd int livestate = -1;
+
+			if (mkdirat(storefd, "state", 0700) < 0 && errno != EEXIST) {
+				sp_fail_errno(err, errno, "%s/state", opts->store);
+				goto out;
+			}
+			livestate = openat(storefd, "state", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (livestate < 0) {
+				sp_fail_errno(err, errno, "%s/state", opts->store);
+				goto out;
+			}
+			for (size_t i = 0; opts->instances[i] != NULL; i++) {
+				if (swap_in(statefd, livestate, opts->instances[i], opts->store, err) < 0)
+					goto out;
+			}
+		}
+	}
+	ret = 0;
+out:
+	sp_bk_progress_done(&progress);
+	if (stage != NULL) {
+		/* What was replaced, or the half-restored copy: both go. */
+		const char *base = strrchr(stage, '/') + 1;
+
+		if (storefd >= 0)
+			sp_rmtree(storefd, base);
+	}
+	sp_bk_index_free(idx);
+	return ret;
+}

@@ -1,0 +1,667 @@
+/* Writing a snapshot's tree back to disk.
+ *
+ * The repository may be damaged or hostile: a tree can hold any entry of
+ * any type, with any link target, in any order a decoder accepts.  A
+ * restore that resolved paths would let it write outside the target ("a"
+ * a symlink to /etc, then "a/passwd"), so nothing here resolves a path
+ * through anything the snapshot made:
+ *
+ *  - An entry is made by one *at call on its parent's descriptor, with a
+ *    single component (tree_decode refuses "", ".", ".." and '/'), and
+ *    with O_EXCL/O_NOFOLLOW: an entry already there, or a symlink in its
+ *    place, fails the call instead of being followed or reused.
+ *  - A directory is entered only through the descriptor of the one just
+ *    made (O_DIRECTORY|O_NOFOLLOW); symlinks are made, never opened.
+ *  - Metadata goes through the entry's own descriptor (files,
+ *    directories) or through *at calls that do not follow (symlinks,
+ *    fifos, devices, which are not opened: opening a device can act).
+ *  - Descriptors do not pile up with depth: a directory's is closed while
+ *    a subdirectory is restored, and opened again through that
+ *    subdirectory's "..", checked to be the same device and inode.
+ *  - A hard link's first copy is reached again from the restore root by
+ *    openat(O_PATH|O_DIRECTORY|O_NOFOLLOW) through the directories made
+ *    here, and the link is checked to be the inode made then.  When
+ *    linking is refused, the entry becomes a copy of its own.
+ *  - New directories stay 0700 until their contents are done, so nobody
+ *    else enters them meanwhile; a directory's metadata comes after its
+ *    contents (its mtime sticks, its mode cannot lock us out).
+ *  - Depth is bounded, so a hostile tree ends in an error, not at the
+ *    end of the stack; names in messages lose their control characters.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "backup/restore.h"
+#include "backup/tree.h"
+#include "util/cleanup.h"
+
+/* Far deeper than any real tree (PATH_MAX stops a walk at ~2000). */
+#define DEPTH_MAX 4096
+/* Whole blocks of zeros, aligned in the file, are left as holes. */
+#define HOLE_BLOCK 4096
+/* The longest path a message shows; its end is kept, it names the entry. */
+#define SHOWN_MAX 300
+
+/* The first copy of a node that has more than one link. */
+struct link {
+	uint64_t dev, ino; /* in the snapshot */
+	uint8_t type;
+	char *path;        /* relative to the restore root */
+	dev_t st_dev;      /* what was made */
+	ino_t st_ino;
+};
+
+struct restore {
+	struct sp_bk_repo *repo;
+	const struct sp_bk_index *idx;
+	struct sp_bk_progress *progress;
+	int rootfd;
+	bool root;
+	unsigned depth;
+	char *path;        /* the entry being restored, relative to WHERE */
+	size_t len, cap;
+	void *links;       /* tsearch() tree of struct link */
+	char shown[SHOWN_MAX + 1];
+};
+
+/* S for a message: control characters (a terminal's escape sequences,
+ * from a hostile name) become '?'; a long S keeps its end. */
+static const char *shown(const char *s, char *buf, size_t size)
+{
+	size_t len = strlen(s), o = 0;
+
+	if (len >= size) {
+		s += len - (size - 4);
+		memcpy(buf, "...", 3);
+		o = 3;
+	}
+	for (; *s; s++)
+		buf[o++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
+	buf[o] = '\0';
+	return buf;
+}
+
+/* Puts the path of the entry being restored before the message. */
+static int at(struct restore *r, struct sp_err *err)
+{
+	return sp_err_wrap(err, "%s", shown(r->path, r->shown, sizeof r->shown));
+}
+
+static int path_push(struct restore *r, const char *name, size_t *old, struct sp_err *err)
+{
+	size_t n = strlen(name), need = r->len + 1 + n + 1;
+
+	if (need > r->cap) {
+		size_t cap = r->cap * 2 > need ? r->cap * 2 : need;
+		char *p = realloc(r->path, cap);
+
+		if (!p)
+			return sp_fail_errno(err, ENOMEM, "path");
+		r->path = p;
+		r->cap = cap;
+	}
+	*old = r->len;
+	if (r->len > 0)
+		r->path[r->len++] = '/';
+	memcpy(r->path + r->len, name, n + 1);
+	r->len += n;
+	return 0;
+}
+
+static void path_pop(struct restore *r, size_t old)
+{
+	r->len = old;
+	r->path[old] = '\0';
+}
+
+static int load_tree(struct sp_bk_repo *repo, const struct sp_bk_index *idx, const uint8_t id[SP_BK_ID_LEN],
+		     struct sp_bk_tree *tree, struct sp_err *err)
+{
+	cleanup_free uint8_t *buf = NULL;
+	char hex[2 * SP_BK_ID_LEN + 1];
+	size_t len;
+
+	if (sp_bk_blob_load(repo, idx, id, SP_BK_BLOB_TREE, &buf, &len, err) < 0 ||
+	    sp_bk_tree_decode(buf, len, tree, err) < 0) {
+		sp_bk_hex(id, SP_BK_ID_LEN, hex);
+		return sp_err_wrap(err, "tree %.12s", hex);
+	}
+	return 0;
+}
+
+/* ---- Contents ---- */
+
+static bool is_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n, uint64_t pos)
+{
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, (off_t)pos);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		if (w == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+		pos += (uint64_t)w;
+	}
+	return 0;
+}
+
+/* Writes BUF at POS but for its all-zero blocks.  The file is new, so
+ * what is not written reads as zeros: whole blocks are holes, and a
+ * partial one at either end (its block goes on in the next chunk) is
+ * filled by the file system when the rest of its block is written. */
+static int write_sparse(int fd, const uint8_t *buf, size_t len, uint64_t pos)
+{
+	size_t start = 0, i = 0;
+
+	while (i < len) {
+		size_t n = HOLE_BLOCK - (size_t)((pos + i) % HOLE_BLOCK);
+
+		if (n > len - i)
+			n = len - i;
+		if (is_zero(buf + i, n)) {
+			if (write_all(fd, buf + start, i - start, pos + start) < 0)
+				return -1;
+			start = i + n;
+		}
+		i += n;
+	}
+	return write_all(fd, buf + start, len - start, pos + start);
+}
+
+static int write_content(struct restore *r, int fd, const struct sp_bk_node *node, struct sp_err *err)
+{
+	uint64_t pos = 0;
+
+	for (size_t i = 0; i < node->n_chunks; i++) {
+		cleanup_free uint8_t *buf = NULL;
+		size_t len;
+
+		if (sp_bk_blob_load(r->repo, r->idx, node->chunks[i], SP_BK_BLOB_DATA, &buf, &len, err) < 0)
+			return sp_err_wrap(err, "chunk %zu of %zu", i + 1, node->n_chunks);
+		/* Stop before writing more than the snapshot says: a hostile
+		 * tree could otherwise fill the disk. */
+		if (len > node->size - pos)
+			return sp_fail(err, SP_ERR_RUNTIME, "content is at least %" PRIu64 " bytes, snapshot says %" PRIu64,
+				       pos + len, node->size);
+		if (write_sparse(fd, buf, len, pos) < 0)
+			return sp_fail_errno(err, errno, "chunk %zu of %zu: write", i + 1, node->n_chunks);
+		pos += len;
+		if (r->progress)
+			sp_bk_progress_add(r->progress, 0, len);
+	}
+	if (pos != node->size)
+		return sp_fail(err, SP_ERR_RUNTIME, "content is %" PRIu64 " bytes, snapshot says %" PRIu64, pos,
+			       node->size);
+	/* The size, for trailing holes that were never written. */
+	if (ftruncate(fd, (off_t)node->size) < 0)
+		return sp_fail_errno(err, errno, "set size");
+	return 0;
+}
+
+/* ---- Metadata ---- */
+
+static void node_times(const struct sp_bk_node *node, struct timespec ts[2])
+{
+	ts[0] = (struct timespec){ .tv_sec = node->atime_sec, .tv_nsec = node->atime_nsec };
+	ts[1] = (struct timespec){ .tv_sec = node->mtime_sec, .tv_nsec = node->mtime_nsec };
+}
+
+/* Owner first: chown clears setuid/setgid and security.capability, so
+ * the attributes and the mode come after it.  The mode before the times
+ * only so that the times are the last change. */
+static int set_meta_fd(struct restore *r, int fd, const struct sp_bk_node *node, struct sp_err *err)
+{
+	struct timespec ts[2];
+
+	if (r->root && fchown(fd, node->uid, node->gid) < 0)
+		return sp_fail_errno(err, errno, "set owner %" PRIu32 ":%" PRIu32, node->uid, node->gid);
+	for (size_t i = 0; i < node->n_xattrs; i++) {
+		const struct sp_bk_xattr *x = &node->xattrs[i];
+		char name[SHOWN_MAX + 1];
+
+		if (fsetxattr(fd, x->name, x->value, x->len, 0) < 0)
+			return sp_fail_errno(err, errno, "set extended attribute %s", shown(x->name, name, sizeof name));
+	}
+	if (fchmod(fd, node->mode & 07777) < 0)
+		return sp_fail_errno(err, errno, "set mode %04" PRIo32, node->mode & 07777);
+	node_times(node, ts);
+	if (futimens(fd, ts) < 0)
+		return sp_fail_errno(err, errno, "set times");
+	return 0;
+}
+
+/* Symlinks, fifos and devices have no descriptor to write attributes
+ * through: their name is looked up in DIRFD by way of /proc/self/fd, and
+ * lsetxattr does not follow it.  The kernel keeps user.* to files and
+ * directories, so a refusal here (or a file system without attributes
+ * on such nodes) is no error: there is nothing the node could hold. */
+static int set_xattrs_at(int dirfd, const struct sp_bk_node *node, struct sp_err *err)
+{
+	cleanup_free char *path = NULL;
+
+	if (node->n_xattrs == 0)
+		return 0;
+	if (asprintf(&path, "/proc/self/fd/%d/%s", dirfd, node->name) < 0) {
+		path = NULL;
+		return sp_fail_errno(err, ENOMEM, "extended attributes");
+	}
+	for (size_t i = 0; i < node->n_xattrs; i++) {
+		const struct sp_bk_xattr *x = &node->xattrs[i];
+		char name[SHOWN_MAX + 1];
+
+		if (lsetxattr(path, x->name, x->value, x->len, 0) == 0)
+			continue;
+		if (errno == EPERM || errno == ENOTSUP)
+			continue;
+		return sp_fail_errno(err, errno, "set extended attribute %s (through /proc/self/fd)",
+				     shown(x->name, name, sizeof name));
+	}
+	return 0;
+}
+
+/* As set_meta_fd, for a node named in DIRFD and never opened. */
+static int set_meta_at(struct restore *r, int dirfd, const struct sp_bk_node *node, struct sp_err *err)
+{
+	struct timespec ts[2];
+
+	if (r->root && fchownat(dirfd, node->name, node->uid, node->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return sp_fail_errno(err, errno, "set owner %" PRIu32 ":%" PRIu32, node->uid, node->gid);
+	if (set_xattrs_at(dirfd, node, err) < 0)
+		return -1;
+	/* A symlink has no mode of its own. */
+	if (node->type != SP_BK_NODE_SYMLINK &&
+	    fchmodat(dirfd, node->name, node->mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
+		return sp_fail_errno(err, errno, "set mode %04" PRIo32, node->mode & 07777);
+	node_times(node, ts);
+	if (utimensat(dirfd, node->name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return sp_fail_errno(err, errno, "set times");
+	return 0;
+}
+
+/* ---- Hard links ---- */
+
+static int link_cmp(const void *a, const void *b)
+{
+	const struct link *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return 0;
+}
+
+static void link_free(void *p)
+{
+	struct link *l = p;
+
+	free(l->path);
+	free(l);
+}
+
+/* The directory holding PATH (relative to ROOTFD), reached through
+ * directories only: a symlink on the way fails.  -1 when it cannot be. */
+static int open_parent(int rootfd, const char *path)
+{
+	cleanup_free char *copy = strdup(path);
+	char *slash, *part, *save = NULL;
+	int fd;
+
+	if (!copy)
+		return -1;
+	fd = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	slash = strrchr(copy, '/');
+	if (fd < 0 || !slash)
+		return fd;
+	*slash = '\0';
+	for (part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
+		int next = openat(fd, part, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		close(fd);
+		if (next < 0)
+			return -1;
+		fd = next;
+	}
+	return fd;
+}
+
+/* Makes NODE in DIRFD a link of its first copy, when there is one.  1 when
+ * it did; 0 when NODE is to be restored as a copy of its own (the first,
+ * or linking was refused: another file system, protected_hardlinks, a
+ * mode that no longer lets us through). */
+static int link_again(struct restore *r, int dirfd, const struct sp_bk_node *node, struct sp_err *err)
+{
+	struct link key = { .dev = node->dev, .ino = node->ino };
+	struct link *const *found = tfind(&key, &r->links, link_cmp);
+	const struct link *first;
+	const char *last;
+	struct stat st;
+	int parent, rc;
+
+	if (!found)
+		return 0;
+	first = *found;
+	/* A damaged tree may give a file and a symlink one inode. */
+	if (first->type != node->type)
+		return 0;
+	parent = open_parent(r->rootfd, first->path);
+	if (parent < 0)
+		return 0;
+	last = strrchr(first->path, '/');
+	last = last ? last + 1 : first->path;
+	/* Flags 0: a symlink is linked itself, not followed. */
+	rc = linkat(parent, last, dirfd, node->name, 0);
+	close(parent);
+	if (rc < 0)
+		return 0;
+	if (fstatat(dirfd, node->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return sp_fail_errno(err, errno, "check the link to %s", shown(first->path, r->shown, sizeof r->shown));
+	if (st.st_dev != first->st_dev || st.st_ino != first->st_ino)
+		return sp_fail(err, SP_ERR_RUNTIME, "link to %s: it is no longer the file restored there",
+			       shown(first->path, r->shown, sizeof r->shown));
+	if (r->progress && node->type == SP_BK_NODE_FILE)
+		sp_bk_progress_add(r->progress, 1, 0);
+	return 1;
+}
+
+/* Notes NODE, just made in DIRFD, as the first copy of its inode. */
+static int remember_link(struct restore *r, int dirfd, const struct sp_bk_node *node, struct sp_err *err)
+{
+	struct link *const *slot;
+	struct link *l;
+	struct stat st;
+
+	if (fstatat(dirfd, node->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return sp_fail_errno(err, errno, "stat");
+	l = calloc(1, sizeof *l);
+	if (!l)
+		return sp_fail_errno(err, ENOMEM, "hard links");
+	*l = (struct link){ .dev = node->dev, .ino = node->ino, .type = node->type, .path = strdup(r->path),
+			    .st_dev = st.st_dev, .st_ino = st.st_ino };
+	slot = l->path ? tsearch(l, &r->links, link_cmp) : NULL;
+	if (!slot) {
+		link_free(l);
+		return sp_fail_errno(err, ENOMEM, "hard links");
+	}
+	/* One of another type came first (link_again refused it): it stays. */
+	if (*slot != l)
+		link_free(l);
+	return 0;
+}
+
+/* ---- Entries ---- */
+
+static int restore_file(struct restore *r, int dirfd, const struct sp_bk_node *node, struct sp_err *err)
+{
+	cleanup_fd int fd = openat(dirfd, node->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return sp_fail_errno(err, errno, "create");
+	if (write_content(r, fd, node, err) < 0 || set_meta_fd(r, fd, node, err) < 0)
+		return -1;
+	if (close(steal_fd(&fd)) < 0)
+		return sp_fail_errno(err, errno, "close");
+	if (r->progress)
+		sp_bk_progress_add(r->progress, 1, 0);
+	return 0;
+}
+
+static int restore_symlink(struct restore *r, int dirfd, const struct sp_bk_node *node, struct sp_err *err)
+{
+	if (symlinkat(node->target, dirfd, node->name) < 0)
+		return sp_fail_errno(err, errno, "create symlink");
+	return set_meta_at(r, dirfd, node, err);
+}
+
+static int restore_special(struct restore *r, int dirfd, const struct sp_bk_node *node, struct sp_err *err)
+{
+	if (node->type == SP_BK_NODE_FIFO) {
+		if (mkfifoat(dirfd, node->name, 0600) < 0)
+			return sp_fail_errno(err, errno, "create fifo");
+	} else {
+		bool chr = node->type == SP_BK_NODE_CHR;
+		dev_t rdev = (dev_t)node->rdev;
+
+		if (!r->root)
+			return sp_fail(err, SP_ERR_RUNTIME, "%s device %u:%u: only root can make device nodes",
+				       chr ? "character" : "block", major(rdev), minor(rdev));
+		if (mknodat(dirfd, node->name, (chr ? S_IFCHR : S_IFBLK) | 0600, rdev) < 0)
+			return sp_fail_errno(err, errno, "create %s device %u:%u", chr ? "character" : "block",
+					     major(rdev), minor(rdev));
+	}
+	return set_meta_at(r, dirfd, node, err);
+}
+
+static int restore_entries(struct restore *r, int *dirfd, const uint8_t id[SP_BK_ID_LEN], struct sp_err *err);
+
+/* The directory above FD, which must be the one (DEV, INO) left for it:
+ * anything else means the tree was moved meanwhile. */
+static int reopen_parent(int fd, dev_t dev, ino_t ino, struct sp_err *err)
+{
+	struct stat st;
+	int parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (parent < 0)
+		return sp_fail_errno(err, errno, "open its parent again");
+	if (fstat(parent, &st) < 0) {
+		int e = errno;
+
+		close(parent);
+		return sp_fail_errno(err, e, "open its parent again");
+	}
+	if (st.st_dev != dev || st.st_ino != ino) {
+		close(parent);
+		return sp_fail(err, SP_ERR_RUNTIME, "its parent directory was moved during the restore");
+	}
+	return parent;
+}
+
+static int fd_ident(int fd, dev_t *dev, ino_t *ino, struct sp_err *err)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return sp_fail_errno(err, errno, "stat its parent");
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return 0;
+}
+
+/* Makes directory NODE in *DIRFD and restores what it holds.  *DIRFD is
+ * closed meanwhile and replaced by a new descriptor of the same
+ * directory (it may be -1 after a failure). */
+static int restore_dir(struct restore *r, int *dirfd, const struct sp_bk_node *node, struct sp_err *err)
+{
+	cleanup_fd int fd = -1;
+	dev_t dev = 0;
+	ino_t ino = 0;
+	int rc;
+
+	if (r->depth >= DEPTH_MAX) {
+		sp_fail(err, SP_ERR_RUNTIME, "more than %d levels of directories (a damaged snapshot?)", DEPTH_MAX);
+		return at(r, err);
+	}
+	if (fd_ident(*dirfd, &dev, &ino, err) < 0)
+		return at(r, err);
+	if (mkdirat(*dirfd, node->name, 0700) < 0) {
+		sp_fail_errno(err, errno, "create directory");
+		return at(r, err);
+	}
+	fd = openat(*dirfd, node->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		sp_fail_errno(err, errno, "open the new directory");
+		return at(r, err);
+	}
+	/* Not needed until the subtree is done: keeping one open per level
+	 * would run out of descriptors in a deep tree. */
+	close(steal_fd(dirfd));
+	r->depth++;
+	rc = restore_entries(r, &fd, node->subtree, err);
+	r->depth--;
+	if (rc < 0)
+		return -1;
+	/* Before its mode is set: the mode may deny us its "..". */
+	*dirfd = reopen_parent(fd, dev, ino, err);
+	if (*dirfd < 0 || set_meta_fd(r, fd, node, err) < 0)
+		return at(r, err);
+	return 0;
+}
+
+static int restore_node(struct restore *r, int *dirfd, const struct sp_bk_node *node, struct sp_err *err)
+{
+	bool linked = node->nlink > 1 && node->type != SP_BK_NODE_DIR;
+	int rc;
+
+	switch ((enum sp_bk_node_type)node->type) {
+	case SP_BK_NODE_DIR:
+		/* Its errors name their own entries. */
+		return restore_dir(r, dirfd, node, err);
+	case SP_BK_NODE_FILE:
+	case SP_BK_NODE_SYMLINK:
+	case SP_BK_NODE_FIFO:
+	case SP_BK_NODE_CHR:
+	case SP_BK_NODE_BLK:
+		break;
+	default:
+		sp_fail(err, SP_ERR_RUNTIME, "unknown type %u", node->type);
+		return at(r, err);
+	}
+	if (linked) {
+		rc = link_again(r, *dirfd, node, err);
+		if (rc != 0)
+			return rc < 0 ? at(r, err) : 0;
+	}
+	if (node->type == SP_BK_NODE_FILE)
+		rc = restore_file(r, *dirfd, node, err);
+	else if (node->type == SP_BK_NODE_SYMLINK)
+		rc = restore_symlink(r, *dirfd, node, err);
+	else
+		rc = restore_special(r, *dirfd, node, err);
+	if (rc == 0 && linked)
+		rc = remember_link(r, *dirfd, node, err);
+	return rc < 0 ? at(r, err) : 0;
+}
+
+/* Restores the entries of tree ID into *DIRFD, the directory at r->path
+ * (which restore_dir may replace by another descriptor of it). */
+static int restore_entries(struct restore *r, int *dirfd, const uint8_t id[SP_BK_ID_LEN], struct sp_err *err)
+{
+	struct sp_bk_tree tree = { 0 };
+	int ret = -1;
+
+	if (load_tree(r->repo, r->idx, id, &tree, err) < 0)
+		return r->len > 0 ? at(r, err) : -1;
+	for (size_t i = 0; i < tree.n; i++) {
+		size_t old = 0;
+		int rc;
+
+		if (path_push(r, tree.nodes[i].name, &old, err) < 0)
+			goto out;
+		rc = restore_node(r, dirfd, &tree.nodes[i], err);
+		path_pop(r, old);
+		if (rc < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	sp_bk_tree_free(&tree);
+	return ret;
+}
+
+int sp_bk_restore_tree(struct sp_bk_repo *repo, const struct sp_bk_index *idx, const uint8_t tree[SP_BK_ID_LEN],
+		       int dirfd, const char *where, struct sp_bk_progress *progress, struct sp_err *err)
+{
+	struct restore r = {
+		.repo = repo,
+		.idx = idx,
+		.progress = progress,
+		.rootfd = dirfd,
+		.root = geteuid() == 0,
+		.cap = 256,
+	};
+	cleanup_fd int fd = -1;
+	int ret = -1;
+
+	r.path = calloc(1, r.cap);
+	if (!r.path) {
+		sp_fail_errno(err, ENOMEM, "path");
+		goto out;
+	}
+	/* Our own descriptor, which restore_dir may close and reopen; a
+	 * readable one whatever DIRFD is, for syncfs. */
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		sp_fail_errno(err, errno, "open");
+		goto out;
+	}
+	if (restore_entries(&r, &fd, tree, err) < 0)
+		goto out;
+	/* One sync for the whole tree, far cheaper than one per file: a
+	 * restore that says it is done is on the disk. */
+	if (syncfs(fd) < 0) {
+		sp_fail_errno(err, errno, "sync");
+		goto out;
+	}
+	ret = 0;
+out:
+	tdestroy(r.links, link_free);
+	free(r.path);
+	if (ret < 0)
+		sp_err_wrap(err, "restore to %s", where);
+	return ret;
+}
+
+int sp_bk_tree_lookup(struct sp_bk_repo *repo, const struct sp_bk_index *idx, const uint8_t root[SP_BK_ID_LEN],
+		      const char *path, uint8_t out[SP_BK_ID_LEN], struct sp_err *err)
+{
+	char buf[SHOWN_MAX + 1];
+	uint8_t cur[SP_BK_ID_LEN];
+	const char *p = path;
+
+	memcpy(cur, root, SP_BK_ID_LEN);
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		struct sp_bk_tree tree = { 0 };
+		const struct sp_bk_node *found = NULL;
+		bool is_dir;
+
+		if (n == 0 || (slash && slash[1] == '\0'))
+			return sp_fail(err, SP_ERR_USAGE, "%s: an empty path component", shown(path, buf, sizeof buf));
+		if (load_tree(repo, idx, cur, &tree, err) < 0)
+			return sp_err_wrap(err, "look up %s", shown(path, buf, sizeof buf));
+		for (size_t i = 0; i < tree.n && !found; i++) {
+			if (strncmp(tree.nodes[i].name, p, n) == 0 && tree.nodes[i].name[n] == '\0')
+				found = &tree.nodes[i];
+		}
+		is_dir = found && found->type == SP_BK_NODE_DIR;
+		if (is_dir)
+			memcpy(cur, found->subtree, SP_BK_ID_LEN);
+		sp_bk_tree_free(&tree);
+		if (!is_dir)
+			return sp_fail(err, SP_ERR_RUNTIME, "no %s in the snapshot", shown(path, buf, sizeof buf));
+		p += slash ? n + 1 : n;
+	}
+	memcpy(out, cur, SP_BK_ID_LEN);
+	return 0;
+}
