@@ -17,23 +17,20 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "backup/chunker.h"
+#include "backup/freeze.h"
 #include "backup/index.h"
 #include "backup/pack.h"
 #include "backup/progress.h"
 #include "backup/tree.h"
-#include "sandbox/cgroup.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
 
@@ -296,65 +293,6 @@ static int open_dir(int dirfd, const char *name)
 	return fd;
 }
 
-/* ---- Freezing an instance while its home is read ---- */
-
-/* A process that thaws instance NAME when the backup dies while it is
- * frozen (SIGKILL included): it waits for its pipe to close. */
-struct thaw_guard {
-	pid_t pid;
-	int fd;
-};
-
-static int freeze(const char *name, struct thaw_guard *g, struct sp_err *err)
-{
-	int p[2];
-
-	g->pid = -1;
-	g->fd = -1;
-	if (!sp_cgroup_name_running(name))
-		return 0;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return sp_fail_errno(err, errno, "pipe");
-	g->pid = fork();
-	if (g->pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return sp_fail_errno(err, errno, "fork");
-	}
-	if (g->pid == 0) {
-		char b;
-		struct sp_err e;
-
-		close(p[1]);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		while (read(p[0], &b, 1) < 0 && errno == EINTR)
-			;
-		sp_cgroup_freeze_name(name, false, &e);
-		_exit(0);
-	}
-	close(p[0]);
-	g->fd = p[1];
-	if (sp_cgroup_freeze_name(name, true, err) < 0) {
-		struct sp_err e;
-
-		sp_cgroup_freeze_name(name, false, &e);
-		return sp_err_wrap(err, "freeze %s", name);
-	}
-	return 0;
-}
-
-static void thaw(const char *name, struct thaw_guard *g)
-{
-	struct sp_err e;
-
-	if (g->pid <= 0)
-		return;
-	sp_cgroup_freeze_name(name, false, &e);
-	close(g->fd);
-	waitpid(g->pid, NULL, 0);
-	g->pid = -1;
-}
-
 /* ---- Directories ---- */
 
 static int name_cmp(const void *a, const void *b)
@@ -578,19 +516,19 @@ static int walk(struct create *c, int dirfd, size_t pathlen, const struct sp_bk_
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct sp_bk_node *node = &tree.nodes[tree.n];
-		struct thaw_guard guard = { .pid = -1, .fd = -1 };
+		struct sp_bk_freeze guard = { .pid = -1, .fd = -1 };
 		bool skip, frozen_here = false;
 		int r;
 
 		/* state/NAME of a running instance is read frozen. */
 		if (depth == 1 && pathlen == 5 && strncmp(c->path, "state", 5) == 0 && !c->opts->live) {
-			if (freeze(names[i], &guard, err) < 0)
+			if (sp_bk_freeze(c->opts->store, names[i], &guard, err) < 0)
 				goto out;
 			frozen_here = true;
 		}
 		r = entry(c, dirfd, pathlen, names[i], find_node(parent, names[i]), depth, node, &skip, err);
 		if (frozen_here)
-			thaw(names[i], &guard);
+			sp_bk_thaw(&guard);
 		c->path[pathlen] = '\0';
 		if (r < 0) {
 			sp_bk_node_free(node);

@@ -56,7 +56,7 @@ static int read_tty_line(const char *prompt, char *buf, size_t size, struct sp_e
 	int ret = 0;
 
 	if (tty == NULL)
-		return sp_fail(err, SP_ERR_USAGE,
+		return sp_fail(err, SP_ERR_RUNTIME,
 			       "needs a passphrase: give --passphrase-file FILE or set SPECTRUM_PASSPHRASE");
 	fputs(prompt, tty);
 	fflush(tty);
@@ -552,6 +552,12 @@ int sp_bk_repo_init(const char *path, bool encrypt, const struct sp_bk_pass_sour
 			goto out;
 		}
 	}
+	fd = openat(dirfd, "lock", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		sp_fail_errno(err, errno, "%s/lock", path);
+		goto out;
+	}
+	close(fd);
 	/* The config comes last: a directory without one is no repository,
 	 * so an interrupted init is never taken for one. */
 	snprintf(tmp, sizeof tmp, "tmp/config.new");

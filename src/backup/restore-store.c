@@ -22,7 +22,7 @@
 #include "backup/index.h"
 #include "backup/restore.h"
 #include "backup/tree.h"
-#include "sandbox/cgroup.h"
+#include "backup/freeze.h"
 #include "util/cleanup.h"
 #include "util/rmtree.h"
 #include "util/strv.h"
@@ -128,7 +128,7 @@ static int check_not_running(const struct sp_bk_restore_opts *opts, const struct
 
 	if (opts->instances != NULL) {
 		for (size_t i = 0; opts->instances[i] != NULL; i++) {
-			if (sp_cgroup_name_running(opts->instances[i]))
+			if (sp_bk_instance_running(opts->store, opts->instances[i]))
 				return sp_fail(err, SP_ERR_RUNTIME,
 					       "instance %s is running: stop it first (`spectrum stop %s')",
 					       opts->instances[i], opts->instances[i]);
@@ -137,7 +137,7 @@ static int check_not_running(const struct sp_bk_restore_opts *opts, const struct
 	}
 	/* The whole store: every instance it has now or had then. */
 	for (size_t i = 0; snap->instances != NULL && snap->instances[i] != NULL; i++) {
-		if (sp_cgroup_name_running(snap->instances[i]))
+		if (sp_bk_instance_running(opts->store, snap->instances[i]))
 			return sp_fail(err, SP_ERR_RUNTIME,
 				       "instance %s is running: stop every instance before restoring the whole store",
 				       snap->instances[i]);
@@ -148,7 +148,7 @@ static int check_not_running(const struct sp_bk_restore_opts *opts, const struct
 	if (d == NULL)
 		return 0;
 	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] != '.' && sp_cgroup_name_running(e->d_name)) {
+		if (e->d_name[0] != '.' && sp_bk_instance_running(opts->store, e->d_name)) {
 			closedir(d);
 			return sp_fail(err, SP_ERR_RUNTIME,
 				       "instance %s is running: stop every instance before restoring the whole store",
@@ -175,6 +175,7 @@ int sp_bk_restore(struct sp_bk_repo *repo, const struct sp_bk_snapshot *snap, co
 {
 	struct sp_bk_index *idx = sp_bk_index_new();
 	struct sp_bk_progress progress;
+	struct sp_bk_restore_opts chosen;
 	cleanup_free char *stage = NULL;
 	cleanup_fd int storefd = -1;
 	cleanup_fd int stagefd = -1;
@@ -183,6 +184,13 @@ int sp_bk_restore(struct sp_bk_repo *repo, const struct sp_bk_snapshot *snap, co
 	int ret = -1;
 
 	sp_bk_progress_init(&progress, "restoring", opts->quiet);
+	/* A snapshot of chosen instances restores just those: its state/
+	 * holds only them, and must not replace the others' homes. */
+	if (opts->instances == NULL && !snap->full) {
+		chosen = *opts;
+		chosen.instances = snap->instances;
+		opts = &chosen;
+	}
 	if (opts->instances != NULL) {
 		for (size_t i = 0; opts->instances[i] != NULL; i++) {
 			if (!in_snapshot(snap, opts->instances[i])) {
