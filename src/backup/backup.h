@@ -49,6 +49,10 @@ int sp_bk_verify(struct sp_bk_repo *repo, bool read_data, bool quiet, FILE *out,
 int sp_bk_prune(struct sp_bk_repo *repo, const struct sp_bk_keep_policy *policy, bool dry_run, FILE *out,
 		struct sp_err *err);
 
+/* Refuses an unencrypted REPO that this STORE wrote to encrypted before
+ * (a swapped config); records an encrypted one. */
+int sp_bk_check_encryption(const struct sp_bk_repo *repo, const char *store, struct sp_err *err);
+
 /* Removes files of an interrupted backup: tmp/, and packs that no index
  * lists (when no index file is damaged; otherwise their trailers are the
  * only record of where those blobs are, and they stay).  Prints what it

@@ -3,6 +3,10 @@
 #include "backup/backup.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,4 +117,33 @@ out:
 out_idx:
 	sp_bk_index_free(idx);
 	return ret;
+}
+
+/* STORE/.backup/ID records that repository ID was encrypted when this
+ * store last wrote to it.  The repository's config is not signed: one
+ * who can write to the disk could swap in an unencrypted config of the
+ * same id, and the next scheduled backup would write the store in clear. */
+int sp_bk_check_encryption(const struct sp_bk_repo *repo, const char *store, struct sp_err *err)
+{
+	cleanup_free char *dir = NULL;
+	cleanup_free char *path = NULL;
+	int fd;
+
+	if (asprintf(&dir, "%s/.backup", store) < 0 || asprintf(&path, "%s/%s", dir, repo->id) < 0)
+		return sp_fail_errno(err, ENOMEM, "backup");
+	if (!repo->keys.encrypted) {
+		if (access(path, F_OK) == 0)
+			return sp_fail(err, SP_ERR_RUNTIME,
+				       "%s: this store wrote to repository %s encrypted, but its config now says it is not "
+				       "(replaced?): refusing to write in clear (remove %s if this is intended)",
+				       repo->path, repo->id, path);
+		return 0;
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return sp_fail_errno(err, errno, "%s", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return sp_fail_errno(err, errno, "%s", path);
+	close(fd);
+	return 0;
 }

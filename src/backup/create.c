@@ -57,6 +57,7 @@ struct create {
 	struct sp_bk_chunker chunker;
 	struct writer data, trees;
 	uint32_t indexed; /* packs [0, indexed) of IDX are in index files */
+	int64_t parent_time; /* when the parent snapshot was taken */
 	uint8_t *buf;
 	struct sp_bk_progress progress;
 	uint64_t files, dirs, bytes, added;
@@ -205,9 +206,14 @@ static int read_file(struct create *c, int fd, struct sp_bk_node *node, struct s
 	return 0;
 }
 
-static bool same_file(const struct sp_bk_node *old, const struct sp_bk_node *now)
+/* Whether NOW (fresh from lstat) is OLD unchanged.  A file changed in the
+ * same clock tick as it was read keeps its times: one whose ctime was
+ * within a second of the parent snapshot is read again (git's "racily
+ * clean" entries). */
+static bool same_file(const struct create *c, const struct sp_bk_node *old, const struct sp_bk_node *now)
 {
 	return old != NULL && old->type == SP_BK_NODE_FILE && old->size == now->size &&
+	       old->ctime_sec + 1 < c->parent_time && old->dev == now->dev &&
 	       old->mtime_sec == now->mtime_sec && old->mtime_nsec == now->mtime_nsec &&
 	       old->ctime_sec == now->ctime_sec && old->ctime_nsec == now->ctime_nsec && old->ino == now->ino;
 }
@@ -230,6 +236,30 @@ static int copy_chunks(struct sp_bk_node *node, const struct sp_bk_node *old)
 		return -1;
 	memcpy(node->chunks, old->chunks, old->n_chunks * SP_BK_ID_LEN);
 	node->n_chunks = old->n_chunks;
+	return 0;
+}
+
+static int copy_xattrs(struct sp_bk_node *node, const struct sp_bk_node *old)
+{
+	if (old->n_xattrs == 0)
+		return 0;
+	node->xattrs = calloc(old->n_xattrs, sizeof *node->xattrs);
+	if (node->xattrs == NULL)
+		return -1;
+	for (size_t i = 0; i < old->n_xattrs; i++) {
+		struct sp_bk_xattr *x = &node->xattrs[i];
+
+		x->name = strdup(old->xattrs[i].name);
+		x->value = malloc(old->xattrs[i].len + 1);
+		if (x->name == NULL || x->value == NULL) {
+			free(x->name);
+			free(x->value);
+			return -1;
+		}
+		memcpy(x->value, old->xattrs[i].value, old->xattrs[i].len);
+		x->len = old->xattrs[i].len;
+		node->n_xattrs++;
+	}
 	return 0;
 }
 
@@ -288,8 +318,8 @@ static int open_dir(int dirfd, const char *name)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
 
-	if (fd < 0 && errno == EPERM)
-		fd = open_dir(dirfd, name);
+	if (fd < 0 && errno == EPERM) /* not the owner: O_NOATIME is not ours to ask */
+		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	return fd;
 }
 
@@ -396,19 +426,38 @@ static int entry(struct create *c, int dirfd, size_t pathlen, const char *name, 
 	case S_IFREG:
 		node->type = SP_BK_NODE_FILE;
 		node->size = (uint64_t)st.st_size;
-		fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-		if (fd < 0 && errno == EPERM)
-			fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			return sp_fail_errno(err, errno, "%s", c->path);
-		if (read_xattrs(c, fd, node, err) < 0)
-			return -1;
-		if (same_file(old, node) && old->n_xattrs == node->n_xattrs && chunks_present(c, old)) {
-			if (copy_chunks(node, old) < 0)
+		/* Unchanged: the old entry as it was (its extended attributes
+		 * too: changing one changes ctime), without opening the file,
+		 * and its access time, which others' reads move, stays put so
+		 * that the directory's listing does not change either. */
+		/* Reads by others move the access time alone: the old one
+		 * stays while nothing else changed, and with it the listing. */
+		if (old != NULL && old->type == SP_BK_NODE_FILE && old->mtime_sec == node->mtime_sec &&
+		    old->mtime_nsec == node->mtime_nsec && old->ctime_sec == node->ctime_sec &&
+		    old->ctime_nsec == node->ctime_nsec) {
+			node->atime_sec = old->atime_sec;
+			node->atime_nsec = old->atime_nsec;
+		}
+		if (same_file(c, old, node) && chunks_present(c, old)) {
+			if (copy_chunks(node, old) < 0 || copy_xattrs(node, old) < 0)
 				return sp_fail_errno(err, ENOMEM, "%s", c->path);
 			sp_bk_progress_add(&c->progress, 0, node->size);
-		} else if (read_file(c, fd, node, err) < 0) {
-			return -1;
+		} else {
+			struct stat fst;
+
+			/* Non-blocking: a fifo swapped in since lstat must not
+			 * hang the backup; then checked to be what lstat saw. */
+			fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME | O_NONBLOCK);
+			if (fd < 0 && errno == EPERM)
+				fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+			if (fd < 0)
+				return sp_fail_errno(err, errno, "%s", c->path);
+			if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode) || fst.st_ino != st.st_ino ||
+			    fst.st_dev != st.st_dev)
+				return sp_fail(err, SP_ERR_RUNTIME, "%s: replaced while it was being read; try again",
+					       c->path);
+			if (read_xattrs(c, fd, node, err) < 0 || read_file(c, fd, node, err) < 0)
+				return -1;
 		}
 		c->files++;
 		c->bytes += node->size;
@@ -420,6 +469,14 @@ static int entry(struct create *c, int dirfd, size_t pathlen, const char *name, 
 
 		node->type = SP_BK_NODE_DIR;
 		node->nlink = 1; /* a directory's link count is not a hard link */
+		/* Listing a directory moves its access time: unchanged
+		 * otherwise, it keeps the old one, and its listing its id. */
+		if (old != NULL && old->type == SP_BK_NODE_DIR && old->mtime_sec == node->mtime_sec &&
+		    old->mtime_nsec == node->mtime_nsec && old->ctime_sec == node->ctime_sec &&
+		    old->ctime_nsec == node->ctime_nsec) {
+			node->atime_sec = old->atime_sec;
+			node->atime_nsec = old->atime_nsec;
+		}
 		fd = open_dir(dirfd, name);
 		if (fd < 0)
 			return sp_fail_errno(err, errno, "%s", c->path);
@@ -497,10 +554,12 @@ static int walk(struct create *c, int dirfd, size_t pathlen, const struct sp_bk_
 		if (only != NULL && !sp_strv_contains(only, e->d_name))
 			continue;
 		p = realloc(names, (n + 2) * sizeof *names);
-		if (p == NULL)
-			break;
-		names = p;
-		names[n] = strdup(e->d_name);
+		if (p == NULL || (names = p, names[n] = strdup(e->d_name)) == NULL) {
+			/* A listing cut short would be a snapshot missing files. */
+			closedir(d);
+			sp_strv_free(names);
+			return sp_fail_errno(err, ENOMEM, "%s", c->path);
+		}
 		names[++n] = NULL;
 	}
 	closedir(d);
@@ -687,6 +746,7 @@ int sp_bk_create(struct sp_bk_repo *repo, const struct sp_bk_create_opts *opts, 
 	size_t n_snaps = 0;
 	const struct sp_bk_snapshot *parent;
 	struct sp_bk_tree parent_tree = { 0 };
+	struct sp_bk_index_load_report rep = { 0 };
 	struct timespec now;
 	cleanup_free char *source = NULL;
 	cleanup_free char *json = NULL;
@@ -708,20 +768,16 @@ int sp_bk_create(struct sp_bk_repo *repo, const struct sp_bk_create_opts *opts, 
 		sp_fail_errno(err, ENOMEM, "backup");
 		goto out;
 	}
-	{
-		struct sp_bk_index_load_report rep;
-
-		if (sp_bk_index_load(repo, c.idx, &rep, err) < 0)
-			goto out;
-		/* Packs found only by their trailers (an index file is
-		 * damaged) come last; this backup's index lists them again. */
-		c.indexed = (uint32_t)(sp_bk_index_pack_count(c.idx) - sp_strv_len(rep.recovered_packs));
-		sp_bk_index_load_report_free(&rep);
-	}
+	if (sp_bk_index_load(repo, c.idx, &rep, err) < 0)
+		goto out;
+	/* Packs found only by their trailers (an index file is damaged)
+	 * come last; this backup's index lists them again. */
+	c.indexed = (uint32_t)(sp_bk_index_pack_count(c.idx) - sp_strv_len(rep.recovered_packs));
 	if (sp_bk_snapshots_load(repo, &snaps, &n_snaps, err) < 0)
 		goto out;
 	sp_bk_chunker_init(&c.chunker, repo->keys.gear);
 	parent = pick_parent(snaps, n_snaps, source);
+	c.parent_time = parent != NULL ? parent->time : 0;
 	if (parent != NULL && load_tree(&c, parent->tree, &parent_tree, err) < 0) {
 		parent = NULL;
 		memset(&parent_tree, 0, sizeof parent_tree);
@@ -731,6 +787,14 @@ int sp_bk_create(struct sp_bk_repo *repo, const struct sp_bk_create_opts *opts, 
 		goto out;
 	if (finish_pack(&c, &c.data, err) < 0 || finish_pack(&c, &c.trees, err) < 0 || flush_index(&c, err) < 0)
 		goto out;
+	/* The damaged index files are now redundant: what they listed is in
+	 * the index just written (unless a pack's trailer failed too). */
+	if (rep.unreadable_packs == NULL) {
+		for (size_t i = 0; rep.damaged_index != NULL && rep.damaged_index[i] != NULL; i++) {
+			if (sp_bk_repo_remove(repo, SP_BK_KIND_INDEX, rep.damaged_index[i], err) < 0)
+				goto out;
+		}
+	}
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	hostname_of(host, sizeof host);
@@ -761,6 +825,7 @@ out:
 	sp_bk_index_free(c.trees.pending);
 	sp_bk_index_free(c.idx);
 	sp_bk_tree_free(&parent_tree);
+	sp_bk_index_load_report_free(&rep);
 	sp_bk_snapshots_free(snaps, n_snaps);
 	free(c.buf);
 	if (ret < 0)

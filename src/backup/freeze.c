@@ -60,6 +60,11 @@ int sp_bk_freeze(const char *store, const char *name, struct sp_bk_freeze *f, st
 		 * signal, out of the terminal's process group, deaf to the
 		 * signals a user sends to stop a backup. */
 		close(p[1]);
+		/* Nothing of the backup's (the repository's lock above all)
+		 * stays held by it. */
+		if (p[0] > 3)
+			close_range(3, (unsigned)p[0] - 1, 0);
+		close_range((unsigned)p[0] + 1, ~0U, 0);
 		setsid();
 		signal(SIGINT, SIG_IGN);
 		signal(SIGTERM, SIG_IGN);

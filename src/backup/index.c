@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,11 +35,24 @@ struct sp_bk_index {
 	uint32_t fd_pack;
 };
 
+/* Where an id goes: SipHash of it under a key of this process.  Ids
+ * come from files that may be forged; taken as they are, many ids that
+ * share their first bytes would make every lookup a scan. */
 static uint64_t key_of(const uint8_t *id)
 {
+	static uint8_t key[crypto_shorthash_KEYBYTES];
+	static bool keyed;
+	uint8_t h[crypto_shorthash_BYTES];
 	uint64_t k;
 
-	memcpy(&k, id, sizeof k);
+	if (!keyed) {
+		if (sodium_init() < 0)
+			abort();
+		randombytes_buf(key, sizeof key);
+		keyed = true;
+	}
+	crypto_shorthash(h, id, SP_BK_ID_LEN, key);
+	memcpy(&k, h, sizeof k);
 	return k;
 }
 
@@ -121,6 +135,12 @@ void sp_bk_index_free(struct sp_bk_index *idx)
 	free(idx->packs);
 	free(idx->packtab.slots);
 	free(idx);
+}
+
+/* The number of pack NAME, or EMPTY when IDX has none. */
+static uint32_t find_pack(const struct sp_bk_index *idx, const uint8_t name[SP_BK_ID_LEN])
+{
+	return idx->packtab.slots[probe(&idx->packtab, name, pack_id_at, idx)];
 }
 
 uint32_t sp_bk_index_pack(struct sp_bk_index *idx, const uint8_t name[SP_BK_ID_LEN])
@@ -277,7 +297,7 @@ int sp_bk_index_decode(const uint8_t *buf, size_t len, struct sp_bk_index *idx, 
 			loc.stored_len = get32(p + 5 + SP_BK_ID_LEN);
 			loc.raw_len = get32(p + 9 + SP_BK_ID_LEN);
 			if ((loc.type != SP_BK_BLOB_DATA && loc.type != SP_BK_BLOB_TREE) || loc.offset < MAGIC_LEN ||
-			    loc.stored_len < 1 || loc.raw_len > SP_BK_CHUNK_MAX_ANY)
+			    loc.stored_len < 1 || loc.stored_len > SP_BK_STORED_MAX || loc.raw_len > SP_BK_CHUNK_MAX_ANY)
 				return sp_fail(err, SP_ERR_RUNTIME, "index: pack %u, blob %u: bad type, place or length",
 					       k, i);
 			sp_bk_index_add(idx, pack, &loc);
@@ -354,8 +374,6 @@ int sp_bk_index_load(struct sp_bk_repo *repo, struct sp_bk_index *idx, struct sp
 	if (sp_bk_repo_list(repo, "packs", &packs, err) < 0)
 		goto out;
 	{
-		size_t listed = idx->n_packs;
-
 		for (size_t i = 0; packs[i] != NULL; i++) {
 			uint8_t name[SP_BK_ID_LEN];
 			struct sp_bk_blob_loc *locs = NULL;
@@ -363,16 +381,16 @@ int sp_bk_index_load(struct sp_bk_repo *repo, struct sp_bk_index *idx, struct sp
 			uint32_t pack;
 			struct sp_err e;
 
-			if (sp_bk_unhex(packs[i], name, sizeof name) < 0)
+			if (sp_bk_unhex(packs[i], name, sizeof name) < 0 || find_pack(idx, name) != EMPTY)
 				continue;
-			pack = sp_bk_index_pack(idx, name);
-			if (pack < listed)
-				continue;
+			/* Numbered only once its trailer is read: the packs
+			 * found this way are exactly the last ones. */
 			if (sp_bk_pack_read_trailer(repo, packs[i], &locs, &n, &e) < 0) {
 				if (push(&r->unreadable_packs, packs[i], err) < 0)
 					goto out;
 				continue;
 			}
+			pack = sp_bk_index_pack(idx, name);
 			for (size_t k = 0; k < n; k++)
 				sp_bk_index_add(idx, pack, &locs[k]);
 			free(locs);

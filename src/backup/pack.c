@@ -312,6 +312,7 @@ static int parse_trailer(const struct sp_bk_keys *keys, const uint8_t *tail, siz
 		v[i].raw_len = get32(p + 9 + SP_BK_ID_LEN);
 		if ((v[i].type != SP_BK_BLOB_DATA && v[i].type != SP_BK_BLOB_TREE) || v[i].offset < MAGIC_LEN ||
 		    (uint64_t)v[i].offset + v[i].stored_len > blobs_end || v[i].stored_len < 1 ||
+		    v[i].stored_len > SP_BK_STORED_MAX ||
 		    v[i].raw_len > SP_BK_CHUNK_MAX_ANY) {
 			free(v);
 			return sp_fail(err, SP_ERR_RUNTIME, "trailer: blob %u: bad type, place or length", i);

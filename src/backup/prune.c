@@ -213,11 +213,16 @@ int sp_bk_prune(struct sp_bk_repo *repo, const struct sp_bk_keep_policy *policy,
 		if (!keep[i] && sp_bk_repo_remove(repo, SP_BK_KIND_SNAPSHOT, snaps[i].id, err) < 0)
 			goto out;
 	}
+	if (sp_bk_repo_sync(repo, SP_BK_KIND_SNAPSHOT, err) < 0)
+		goto out;
 	for (size_t i = 0; rep.index_files != NULL && rep.index_files[i] != NULL; i++) {
 		if (strcmp(rep.index_files[i], name) != 0 &&
 		    sp_bk_repo_remove(repo, SP_BK_KIND_INDEX, rep.index_files[i], err) < 0)
 			goto out;
 	}
+	/* No old index may outlive, after a power cut, the packs it lists. */
+	if (sp_bk_repo_sync(repo, SP_BK_KIND_INDEX, err) < 0)
+		goto out;
 	for (size_t p = 0; p < np; p++) {
 		char pname[2 * SP_BK_ID_LEN + 1];
 

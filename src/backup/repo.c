@@ -361,6 +361,13 @@ int sp_bk_repo_remove(struct sp_bk_repo *repo, const char *kind, const char *nam
 	return 0;
 }
 
+int sp_bk_repo_sync(struct sp_bk_repo *repo, const char *kind, struct sp_err *err)
+{
+	if (fsync_dir(repo->dirfd, kind) < 0)
+		return sp_fail_errno(err, errno, "%s/%s: fsync", repo->path, kind);
+	return 0;
+}
+
 int sp_bk_repo_clean_tmp(struct sp_bk_repo *repo, struct sp_err *err)
 {
 	int fd = openat(repo->dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -580,6 +587,7 @@ int sp_bk_repo_init(const char *path, bool encrypt, const struct sp_bk_pass_sour
 out:
 	sodium_memzero(raw, sizeof raw);
 	sodium_memzero(pkey, sizeof pkey);
+	sodium_memzero(&pk, sizeof pk);
 	sodium_memzero(passphrase, sizeof passphrase);
 	json_decref(cfg);
 	return ret;
@@ -635,7 +643,7 @@ static int parse_config(struct sp_bk_repo *repo, const struct sp_bk_pass_source 
 	} else if (strcmp(enc, "xchacha20poly1305") == 0) {
 		if (json_unpack(cfg, "{s:{s:s, s:I, s:I, s:s}}", "kdf", "algorithm", &alg, "opslimit", &ops, "memlimit",
 				&mem, "salt", &salthex) < 0 ||
-		    strcmp(alg, "argon2id13") != 0 || ops < 1 || ops > 64 || mem < 8192 || mem > (1LL << 32) ||
+		    strcmp(alg, "argon2id13") != 0 || ops < 1 || ops > 16 || mem < 8192 || mem > (1LL << 30) ||
 		    sp_bk_unhex(salthex, salt, sizeof salt) < 0 || sp_bk_unhex(keys, sealed, sizeof sealed) < 0) {
 			sp_fail(err, SP_ERR_RUNTIME, "%s/config: kdf/keys: expected Argon2id parameters and sealed keys",
 				repo->path);
@@ -668,6 +676,7 @@ static int parse_config(struct sp_bk_repo *repo, const struct sp_bk_pass_source 
 out:
 	sodium_memzero(raw, sizeof raw);
 	sodium_memzero(pkey, sizeof pkey);
+	sodium_memzero(&pk, sizeof pk);
 	sodium_memzero(passphrase, sizeof passphrase);
 	json_decref(cfg);
 	return ret;

@@ -77,6 +77,9 @@ int sp_bk_repo_list(struct sp_bk_repo *repo, const char *kind, char ***names, st
 
 int sp_bk_repo_remove(struct sp_bk_repo *repo, const char *kind, const char *name, struct sp_err *err);
 
+/* fsyncs KIND/: removals in it are on disk (prune orders them so). */
+int sp_bk_repo_sync(struct sp_bk_repo *repo, const char *kind, struct sp_err *err);
+
 /* Creates a file in tmp/ for writing; its name goes to TMPNAME (64 bytes). */
 int sp_bk_repo_tmpfile(struct sp_bk_repo *repo, char *tmpname, struct sp_err *err);
 

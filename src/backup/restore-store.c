@@ -78,7 +78,7 @@ static int find_meta(struct sp_bk_repo *repo, const struct sp_bk_index *idx, con
  * DIRFD: its content, then its own owner, mode and times. */
 static int restore_dir(struct sp_bk_repo *repo, const struct sp_bk_index *idx, const uint8_t root[SP_BK_ID_LEN],
 		       const char *path, const char *name, int dirfd, const char *where,
-		       struct sp_bk_progress *progress, struct sp_err *err)
+		       struct sp_bk_restore_budget *budget, struct sp_err *err)
 {
 	struct sp_bk_tree holder = { 0 };
 	const struct sp_bk_node *node;
@@ -98,7 +98,7 @@ static int restore_dir(struct sp_bk_repo *repo, const struct sp_bk_index *idx, c
 		sp_fail_errno(err, errno, "%s/%s", where, name);
 		goto out;
 	}
-	if (sp_bk_restore_tree(repo, idx, node->subtree, fd, sub, progress, err) < 0)
+	if (sp_bk_restore_tree(repo, idx, node->subtree, fd, sub, budget, err) < 0)
 		goto out;
 	ts[0] = (struct timespec){ node->atime_sec, node->atime_nsec };
 	ts[1] = (struct timespec){ node->mtime_sec, node->mtime_nsec };
@@ -159,6 +159,30 @@ static int check_not_running(const struct sp_bk_restore_opts *opts, const struct
 	return 0;
 }
 
+/* A restored part must be what the store's part is: data, state and
+ * generations directories, current a symlink to generations/N.  A
+ * forged snapshot whose "state" is a symlink would otherwise point the
+ * store's homes anywhere. */
+static int check_part(int stagefd, const char *part, const struct stat *st, struct sp_err *err)
+{
+	char target[64];
+	ssize_t n;
+	size_t digits;
+
+	if (strcmp(part, "current") != 0) {
+		if (!S_ISDIR(st->st_mode))
+			return sp_fail(err, SP_ERR_RUNTIME, "the snapshot's %s is not a directory: refusing it", part);
+		return 0;
+	}
+	n = S_ISLNK(st->st_mode) ? readlinkat(stagefd, part, target, sizeof target - 1) : -1;
+	if (n > 0)
+		target[n] = '\0';
+	digits = n > 12 ? strspn(target + 12, "0123456789") : 0;
+	if (n <= 12 || strncmp(target, "generations/", 12) != 0 || digits == 0 || target[12 + digits] != '\0')
+		return sp_fail(err, SP_ERR_RUNTIME, "the snapshot's current is not a link to generations/N: refusing it");
+	return 0;
+}
+
 /* Puts STAGE/PART in place of STORE/PART; the old one, if any, goes to
  * STAGE/PART. */
 static int swap_in(int stagefd, int storefd, const char *part, const char *store, struct sp_err *err)
@@ -175,15 +199,23 @@ int sp_bk_restore(struct sp_bk_repo *repo, const struct sp_bk_snapshot *snap, co
 {
 	struct sp_bk_index *idx = sp_bk_index_new();
 	struct sp_bk_progress progress;
+	struct sp_bk_restore_budget budget = { .progress = &progress };
 	struct sp_bk_restore_opts chosen;
+	const char *swapped[8];
+	size_t n_swapped = 0;
 	cleanup_free char *stage = NULL;
 	cleanup_fd int storefd = -1;
 	cleanup_fd int stagefd = -1;
 	cleanup_fd int statefd = -1;
+	cleanup_fd int livestate = -1;
 	const char *target;
 	int ret = -1;
 
 	sp_bk_progress_init(&progress, "restoring", opts->quiet);
+	/* A little more than the snapshot says: files may have been added
+	 * while it was taken, after the counting walk reached them. */
+	budget.max_entries = 2 * (snap->files + snap->dirs) + 1024;
+	budget.max_bytes = snap->bytes + snap->bytes / 8 + (64u << 20);
 	/* A snapshot of chosen instances restores just those: its state/
 	 * holds only them, and must not replace the others' homes. */
 	if (opts->instances == NULL && !snap->full) {
@@ -228,7 +260,7 @@ int sp_bk_restore(struct sp_bk_repo *repo, const struct sp_bk_snapshot *snap, co
 	}
 
 	if (opts->instances == NULL) {
-		if (sp_bk_restore_tree(repo, idx, snap->tree, stagefd, target, &progress, err) < 0)
+		if (sp_bk_restore_tree(repo, idx, snap->tree, stagefd, target, &budget, err) < 0)
 			goto out;
 	} else {
 		if (mkdirat(stagefd, "state", 0700) < 0 && errno != EEXIST) {
@@ -244,7 +276,7 @@ int sp_bk_restore(struct sp_bk_repo *repo, const struct sp_bk_snapshot *snap, co
 			char where[4200];
 
 			snprintf(where, sizeof where, "%s/state", target);
-			if (restore_dir(repo, idx, snap->tree, "state", opts->instances[i], statefd, where, &progress,
+			if (restore_dir(repo, idx, snap->tree, "state", opts->instances[i], statefd, where, &budget,
 					err) < 0)
 				goto out;
 		}
@@ -252,7 +284,13 @@ int sp_bk_restore(struct sp_bk_repo *repo, const struct sp_bk_snapshot *snap, co
 	sp_bk_progress_done(&progress);
 
 	if (opts->to == NULL) {
-		/* Everything is restored beside the store: now swap. */
+		/* Everything is restored beside the store: on disk first (the
+		 * parts it replaces are removed after), then checked, then
+		 * swapped. */
+		if (syncfs(stagefd) < 0) {
+			sp_fail_errno(err, errno, "%s: sync", stage);
+			goto out;
+		}
 		if (opts->instances == NULL) {
 			static const char *const parts[] = { "data", "state", "generations", "current", NULL };
 
@@ -261,12 +299,17 @@ int sp_bk_restore(struct sp_bk_repo *repo, const struct sp_bk_snapshot *snap, co
 
 				if (fstatat(stagefd, parts[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
 					continue; /* not in the snapshot: left as it is */
-				if (swap_in(stagefd, storefd, parts[i], opts->store, err) < 0)
+				if (check_part(stagefd, parts[i], &st, err) < 0)
 					goto out;
 			}
+			for (size_t i = 0; parts[i] != NULL; i++) {
+				if (faccessat(stagefd, parts[i], F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+					continue;
+				if (swap_in(stagefd, storefd, parts[i], opts->store, err) < 0)
+					goto undo;
+				swapped[n_swapped++] = parts[i];
+			}
 		} else {
-			cleanup_fd int livestate = -1;
-
 			if (mkdirat(storefd, "state", 0700) < 0 && errno != EEXIST) {
 				sp_fail_errno(err, errno, "%s/state", opts->store);
 				goto out;
@@ -277,12 +320,30 @@ int sp_bk_restore(struct sp_bk_repo *repo, const struct sp_bk_snapshot *snap, co
 				goto out;
 			}
 			for (size_t i = 0; opts->instances[i] != NULL; i++) {
+				if (n_swapped == sizeof swapped / sizeof *swapped) {
+					sp_fail(err, SP_ERR_USAGE, "restore at most %zu instances at once",
+						sizeof swapped / sizeof *swapped);
+					goto undo;
+				}
 				if (swap_in(statefd, livestate, opts->instances[i], opts->store, err) < 0)
-					goto out;
+					goto undo;
+				swapped[n_swapped++] = opts->instances[i];
 			}
 		}
 	}
 	ret = 0;
+	goto out;
+undo:
+	/* A part that could not be swapped: the ones already swapped go
+	 * back, so the store is as it was (each swap is its own inverse). */
+	for (size_t i = n_swapped; i-- > 0;) {
+		int from = opts->instances == NULL ? stagefd : statefd;
+		int to = opts->instances == NULL ? storefd : livestate;
+
+		/* A part the store did not have was moved, not swapped. */
+		if (renameat2(from, swapped[i], to, swapped[i], RENAME_EXCHANGE) < 0 && errno == ENOENT)
+			renameat2(to, swapped[i], from, swapped[i], RENAME_NOREPLACE);
+	}
 out:
 	sp_bk_progress_done(&progress);
 	if (stage != NULL) {

@@ -64,6 +64,10 @@ struct restore {
 	struct sp_bk_repo *repo;
 	const struct sp_bk_index *idx;
 	struct sp_bk_progress *progress;
+	struct sp_bk_restore_budget *budget;
+	uid_t uid;   /* who we are: what a file we make is owned by */
+	gid_t gid;
+	mode_t umask;
 	int rootfd;
 	bool root;
 	unsigned depth;
@@ -169,7 +173,9 @@ static int write_all(int fd, const uint8_t *p, size_t n, uint64_t pos)
  * what is not written reads as zeros: whole blocks are holes, and a
  * partial one at either end (its block goes on in the next chunk) is
  * filled by the file system when the rest of its block is written. */
-static int write_sparse(int fd, const uint8_t *buf, size_t len, uint64_t pos)
+/* *TAIL_HOLE: whether BUF's last block was left a hole (the file's size
+ * then needs setting, if it is the last). */
+static int write_sparse(int fd, const uint8_t *buf, size_t len, uint64_t pos, bool *tail_hole)
 {
 	size_t start = 0, i = 0;
 
@@ -185,12 +191,14 @@ static int write_sparse(int fd, const uint8_t *buf, size_t len, uint64_t pos)
 		}
 		i += n;
 	}
+	*tail_hole = start == len && len > 0;
 	return write_all(fd, buf + start, len - start, pos + start);
 }
 
 static int write_content(struct restore *r, int fd, const struct sp_bk_node *node, struct sp_err *err)
 {
 	uint64_t pos = 0;
+	bool tail_hole = false;
 
 	for (size_t i = 0; i < node->n_chunks; i++) {
 		cleanup_free uint8_t *buf = NULL;
@@ -203,7 +211,12 @@ static int write_content(struct restore *r, int fd, const struct sp_bk_node *nod
 		if (len > node->size - pos)
 			return sp_fail(err, SP_ERR_RUNTIME, "content is at least %" PRIu64 " bytes, snapshot says %" PRIu64,
 				       pos + len, node->size);
-		if (write_sparse(fd, buf, len, pos) < 0)
+		r->budget->bytes += len;
+		if (r->budget->max_bytes && r->budget->bytes > r->budget->max_bytes)
+			return sp_fail(err, SP_ERR_RUNTIME,
+				       "the snapshot holds more than the %" PRIu64 " bytes it says (a damaged or forged repository)",
+				       r->budget->max_bytes);
+		if (write_sparse(fd, buf, len, pos, &tail_hole) < 0)
 			return sp_fail_errno(err, errno, "chunk %zu of %zu: write", i + 1, node->n_chunks);
 		pos += len;
 		if (r->progress)
@@ -212,8 +225,8 @@ static int write_content(struct restore *r, int fd, const struct sp_bk_node *nod
 	if (pos != node->size)
 		return sp_fail(err, SP_ERR_RUNTIME, "content is %" PRIu64 " bytes, snapshot says %" PRIu64, pos,
 			       node->size);
-	/* The size, for trailing holes that were never written. */
-	if (ftruncate(fd, (off_t)node->size) < 0)
+	/* The size, for a trailing hole that was never written. */
+	if (tail_hole && ftruncate(fd, (off_t)node->size) < 0)
 		return sp_fail_errno(err, errno, "set size");
 	return 0;
 }
@@ -233,7 +246,13 @@ static int set_meta_fd(struct restore *r, int fd, const struct sp_bk_node *node,
 {
 	struct timespec ts[2];
 
-	if (r->root && fchown(fd, node->uid, node->gid) < 0)
+	/* A file restore_file made has our ids and its final permission
+	 * bits already: only what differs costs a call (a restore of many
+	 * small files is mostly such calls). */
+	bool made = node->type == SP_BK_NODE_FILE;
+
+	if (r->root && !(made && node->uid == r->uid && node->gid == r->gid) &&
+	    fchown(fd, node->uid, node->gid) < 0)
 		return sp_fail_errno(err, errno, "set owner %" PRIu32 ":%" PRIu32, node->uid, node->gid);
 	for (size_t i = 0; i < node->n_xattrs; i++) {
 		const struct sp_bk_xattr *x = &node->xattrs[i];
@@ -242,7 +261,8 @@ static int set_meta_fd(struct restore *r, int fd, const struct sp_bk_node *node,
 		if (fsetxattr(fd, x->name, x->value, x->len, 0) < 0)
 			return sp_fail_errno(err, errno, "set extended attribute %s", shown(x->name, name, sizeof name));
 	}
-	if (fchmod(fd, node->mode & 07777) < 0)
+	if (!(made && (node->mode & 07000) == 0 && (node->mode & r->umask) == 0) &&
+	    fchmod(fd, node->mode & 07777) < 0)
 		return sp_fail_errno(err, errno, "set mode %04" PRIo32, node->mode & 07777);
 	node_times(node, ts);
 	if (futimens(fd, ts) < 0)
@@ -413,7 +433,10 @@ static int remember_link(struct restore *r, int dirfd, const struct sp_bk_node *
 
 static int restore_file(struct restore *r, int dirfd, const struct sp_bk_node *node, struct sp_err *err)
 {
-	cleanup_fd int fd = openat(dirfd, node->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* Made with its permission bits (less the umask; set_meta_fd sees
+	 * to the rest): the directory stays 0700 until it is done. */
+	cleanup_fd int fd = openat(dirfd, node->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				   (mode_t)(node->mode & 0777));
 
 	if (fd < 0)
 		return sp_fail_errno(err, errno, "create");
@@ -577,6 +600,13 @@ static int restore_entries(struct restore *r, int *dirfd, const uint8_t id[SP_BK
 
 		if (path_push(r, tree.nodes[i].name, &old, err) < 0)
 			goto out;
+		if (r->budget->max_entries && ++r->budget->entries > r->budget->max_entries) {
+			sp_fail(err, SP_ERR_RUNTIME,
+				"the snapshot holds more than the %" PRIu64 " entries it says (a damaged or forged repository)",
+				r->budget->max_entries);
+			path_pop(r, old);
+			goto out;
+		}
 		rc = restore_node(r, dirfd, &tree.nodes[i], err);
 		path_pop(r, old);
 		if (rc < 0)
@@ -589,26 +619,38 @@ out:
 }
 
 int sp_bk_restore_tree(struct sp_bk_repo *repo, const struct sp_bk_index *idx, const uint8_t tree[SP_BK_ID_LEN],
-		       int dirfd, const char *where, struct sp_bk_progress *progress, struct sp_err *err)
+		       int dirfd, const char *where, struct sp_bk_restore_budget *budget, struct sp_err *err)
 {
 	struct restore r = {
 		.repo = repo,
 		.idx = idx,
-		.progress = progress,
+		.progress = budget->progress,
+		.budget = budget,
 		.rootfd = dirfd,
 		.root = geteuid() == 0,
+		.uid = geteuid(),
+		.gid = getegid(),
 		.cap = 256,
 	};
 	cleanup_fd int fd = -1;
 	int ret = -1;
 
+	r.umask = umask(0);
+	umask(r.umask);
+	{
+		struct stat st;
+
+		/* Beneath a setgid directory new files take its group: then
+		 * every owner is set. */
+		if (fstat(dirfd, &st) < 0 || (st.st_mode & S_ISGID))
+			r.gid = (gid_t)-1;
+	}
 	r.path = calloc(1, r.cap);
 	if (!r.path) {
 		sp_fail_errno(err, ENOMEM, "path");
 		goto out;
 	}
-	/* Our own descriptor, which restore_dir may close and reopen; a
-	 * readable one whatever DIRFD is, for syncfs. */
+	/* Our own descriptor, which restore_dir may close and reopen. */
 	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		sp_fail_errno(err, errno, "open");
@@ -616,12 +658,6 @@ int sp_bk_restore_tree(struct sp_bk_repo *repo, const struct sp_bk_index *idx, c
 	}
 	if (restore_entries(&r, &fd, tree, err) < 0)
 		goto out;
-	/* One sync for the whole tree, far cheaper than one per file: a
-	 * restore that says it is done is on the disk. */
-	if (syncfs(fd) < 0) {
-		sp_fail_errno(err, errno, "sync");
-		goto out;
-	}
 	ret = 0;
 out:
 	tdestroy(r.links, link_free);

@@ -26,6 +26,8 @@ struct verify {
 	struct sp_bk_index *idx;
 	struct sp_bk_index *bad;   /* blobs found damaged or missing */
 	struct sp_bk_index *clean; /* trees whose whole subtree is sound */
+	struct sp_bk_index *seen;  /* trees walked in this snapshot: a forged
+				    * one may name one subtree a million times */
 	FILE *out;
 	const struct sp_bk_snapshot *snap;
 	unsigned damaged_files;
@@ -84,6 +86,9 @@ static bool walk(struct verify *v, const uint8_t id[SP_BK_ID_LEN], char *path, s
 
 	if (sp_bk_index_find(v->clean, id) != NULL)
 		return true;
+	if (sp_bk_index_find(v->seen, id) != NULL)
+		return false; /* unsound, and reported where it was first met */
+	mark(v->seen, id);
 	if (depth > 1024 || sp_bk_index_find(v->bad, id) != NULL ||
 	    sp_bk_blob_load(v->repo, v->idx, id, SP_BK_BLOB_TREE, &buf, &len, &err) < 0 ||
 	    sp_bk_tree_decode(buf, len, &tree, &err) < 0) {
@@ -310,6 +315,8 @@ int sp_bk_verify(struct sp_bk_repo *repo, bool read_data, bool quiet, FILE *out,
 
 		v.snap = &snaps[i];
 		v.snap_damaged = false;
+		sp_bk_index_free(v.seen);
+		v.seen = sp_bk_index_new();
 		walk(&v, snaps[i].tree, path, 0, 0);
 		if (v.snap_damaged)
 			damaged_snaps++;
@@ -317,9 +324,8 @@ int sp_bk_verify(struct sp_bk_repo *repo, bool read_data, bool quiet, FILE *out,
 	sp_bk_progress_done(&v.progress);
 	if (problems > 0 || damaged_snaps > 0) {
 		*damaged = true;
-		fprintf(out, "damage: %u snapshot%s of %zu, %u file%s or directories; %u damaged repository file%s\n",
-			damaged_snaps, damaged_snaps == 1 ? "" : "s", n_snaps + (damaged_snaps - (unsigned)0) * 0,
-			v.damaged_files, v.damaged_files == 1 ? "" : "s", problems, problems == 1 ? "" : "s");
+		fprintf(out, "damage: %u of %zu snapshots, %u files or directories in them; %u damaged repository file%s\n",
+			damaged_snaps, sp_strv_len(names), v.damaged_files, problems, problems == 1 ? "" : "s");
 	} else {
 		fprintf(out, "no damage: %zu snapshot%s, %zu packs, %zu blobs%s\n", n_snaps, n_snaps == 1 ? "" : "s",
 			sp_bk_index_pack_count(v.idx), sp_bk_index_count(v.idx),
@@ -334,5 +340,6 @@ out:
 	sp_bk_index_free(v.idx);
 	sp_bk_index_free(v.bad);
 	sp_bk_index_free(v.clean);
+	sp_bk_index_free(v.seen);
 	return ret;
 }

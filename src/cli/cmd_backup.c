@@ -200,7 +200,7 @@ static int do_create(const struct sp_cli *cli, struct backup_args *a, struct sp_
 	if (sp_store_open(cli->state_dir, cli->run_dir, &store, err) < 0)
 		return -1;
 	opts.store = store.root;
-	if (sp_bk_create(repo, &opts, &snap, err) < 0) {
+	if (sp_bk_check_encryption(repo, store.root, err) < 0 || sp_bk_create(repo, &opts, &snap, err) < 0) {
 		sp_store_close(&store);
 		return sp_err_wrap(err, "backup create");
 	}
@@ -385,7 +385,7 @@ int sp_cmd_backup(const struct sp_cli *cli, int argc, char **argv, struct sp_err
 		if (ret < 0)
 			sp_err_wrap(err, "backup unlock");
 		else
-			printf("%s: unlocked for %u s: its keys are in root's kernel keyring (`spectrum backup lock' removes "
+			printf("%s: unlocked for %u s: its keys are in this user's kernel keyring (`spectrum backup lock' removes "
 			       "them)\n", a.repo, secs);
 	} else {
 		ret = sp_bk_prune(&repo, &a.keep, a.dry_run, stdout, err);
