@@ -966,4 +966,331 @@ wait_gone "$ENGINE9" 20 || kill -KILL "$ENGINE9" 2>/dev/null
 wait "$ENGINE9" 2>/dev/null
 rm -rf "${S9:?}/state/$W9"
 
+
+# =====================================================================
+# 10-16. Hostile repositories (forged by backup-forge.py: a repository's
+#        files are checked by their hashes, not by any key, so whoever
+#        can write to the disk can add a snapshot of any shape to an
+#        unencrypted one) and hostile conditions.
+# =====================================================================
+
+FORGE=$(dirname "$0")/backup-forge.py
+# forge COMMAND REPO ARGS...: prints the forged snapshot's id.
+forge() {
+	python3 "$FORGE" "$@"
+}
+# one_line: the last bk failed (exit 1) with one line "spectrum: backup ..." on stderr.
+one_line() {
+	[ "$RC" -eq 1 ] && [ "$(wc -l <<<"$ERR")" -eq 1 ] && grep -q "^spectrum: backup" <<<"$ERR"
+}
+# top_of STORE: what is at the top of a store, symlinks with their targets.
+top_of() {
+	find "$1" -mindepth 1 -maxdepth 1 -printf '%y %m %f %l\n' | sort
+}
+
+# =====================================================================
+# 10. A forged root whose data, state and current are symlinks out of
+#     the store, or whose current points anywhere: an in-place restore
+#     refuses it and changes nothing.
+# =====================================================================
+
+S10=$T/s10
+R10=$T/r10
+O10=$T/outside10
+mkdir -p "$S10/data/docs" "$S10/state/app" "$S10/generations/1" "$O10/keep"
+mkdir -m 0700 "$S10/log" # as opening the store makes it
+echo "the store's data" >"$S10/data/docs/f"
+echo "the store's state" >"$S10/state/app/f"
+echo '{}' >"$S10/generations/1/plan.json"
+ln -s generations/1 "$S10/current"
+echo "outside the store" >"$O10/keep/f"
+bk "$S10" init --repo "$R10"
+check "forged root: init" "exit $RC; $ERR" test "$RC" -eq 0
+data_before=$(listing "$S10/data")
+state_before=$(listing "$S10/state")
+top_before=$(top_of "$S10")
+out_before=$(listing "$O10")
+forged=$(forge symroot "$R10" "$O10")
+note "forged snapshot ${forged:0:8}: data, state and current -> $O10"
+bk "$S10" restore latest --repo "$R10"
+check "forged root (data, state, current symlinks out): in-place restore latest exits 1 with one line" \
+	"exit $RC; $OUT; $ERR" one_line
+check "forged root: the message says it refuses what is not a directory" "$ERR" \
+	grep -q "not a directory: refusing" <<<"$ERR"
+check "forged root: the store's data/ is unchanged" "$(diff <(echo "$data_before") <(listing "$S10/data") | head -n 5)" \
+	test "$data_before" = "$(listing "$S10/data")"
+check "forged root: the store's state/ is unchanged" "$(diff <(echo "$state_before") <(listing "$S10/state") | head -n 5)" \
+	test "$state_before" = "$(listing "$S10/state")"
+check "forged root: the store's top (data, state, current, nothing left beside) is unchanged" \
+	"$(diff <(echo "$top_before") <(top_of "$S10") | head -n 8)" test "$top_before" = "$(top_of "$S10")"
+check "forged root: the directory outside the store is unchanged" \
+	"$(diff <(echo "$out_before") <(listing "$O10") | head -n 5)" test "$out_before" = "$(listing "$O10")"
+for target in /etc ../../x; do
+	forged=$(forge current "$R10" "$target")
+	bk "$S10" restore latest --repo "$R10"
+	check "forged current -> $target: in-place restore latest exits 1 with one line naming current" "exit $RC; $OUT; $ERR" \
+		bash -c '[ "$1" -eq 1 ] && [ "$(wc -l <<<"$2")" -eq 1 ] && grep -q "current" <<<"$2"' _ "$RC" "$ERR"
+	check "forged current -> $target: the store is unchanged (current -> generations/1)" \
+		"$(diff <(echo "$top_before") <(top_of "$S10") | head -n 8)" \
+		test "$top_before" = "$(top_of "$S10")" -a "$data_before" = "$(listing "$S10/data")" \
+		-a "$state_before" = "$(listing "$S10/state")"
+done
+rm -rf "$S10" "$R10" "$O10"
+
+# =====================================================================
+# 11. A DAG bomb: 10 levels of 16 entries that all name the one subtree
+#     below (16^10 paths in a few KiB).  Restore stops at the entries the
+#     snapshot says it holds; verify walks each subtree once.
+# =====================================================================
+
+S11=$T/s11
+R11=$T/r11
+mkdir -p "$S11/data" "$S11/state"
+bk "$S11" init --repo "$R11"
+BOMB=$(forge dag "$R11")
+BOMB_BAD=$(forge dag "$R11" --missing-chunk)
+note "DAG bombs ${BOMB:0:8}, ${BOMB_BAD:0:8} (a missing chunk at the bottom): the repository is $(($(size_of "$R11") / 1024)) KiB"
+t0=$(date +%s%N)
+BK_TIMEOUT=60 bk "$S11" restore "$BOMB" --to "$T/r11-out" --repo "$R11" --quiet
+t1=$(date +%s%N)
+note "restore of the DAG bomb: exit $RC after $(((t1 - t0) / 1000000)) ms, $(find "$T/r11-out" 2>/dev/null | wc -l) entries written"
+check "DAG bomb: restore --to exits 1 within 60 s" "exit $RC (124: timed out); $ERR" test "$RC" -eq 1
+check "DAG bomb: the message says the snapshot holds more entries than it says" "$ERR" \
+	grep -qE "holds more than the [0-9]+ entries it says" <<<"$ERR"
+rm -rf "$T/r11-out"
+for how in "" --read-data; do
+	t0=$(date +%s%N)
+	# At most 1000 lines kept: a verify that walks every path would
+	# otherwise print millions (and dies of SIGPIPE here instead).
+	timeout -k 5 60 setsid -w "$SPECTRUM" --state-dir "$S11" --run-dir "$RUNDIR" backup verify ${how:+"$how"} \
+		--repo "$R11" </dev/null 2>"$T/bk.err" | head -n 1000 >"$T/bk.out"
+	RC=${PIPESTATUS[0]}
+	ERR=$(cat "$T/bk.err")
+	t1=$(date +%s%N)
+	lines=$(wc -l <"$T/bk.out")
+	note "verify${how:+ $how} of the DAG bomb with a missing chunk: exit $RC after $(((t1 - t0) / 1000000)) ms, $lines lines"
+	check "DAG bomb with a missing chunk: verify${how:+ $how} exits 1 within 60 s" \
+		"exit $RC (124: timed out, 141: more than 1000 lines); $(head -c 300 "$T/bk.out"); $ERR" \
+		test "$RC" -eq 1
+	check "DAG bomb with a missing chunk: verify${how:+ $how} prints < 100 lines, naming the snapshot" "$lines lines: $(head -c 300 "$T/bk.out")" \
+		bash -c '[ "$1" -lt 100 ] && grep -q "^snapshot ${2:0:8} .*chunks missing" "$3"' _ "$lines" "$BOMB_BAD" "$T/bk.out"
+done
+rm -rf "$S11" "$R11"
+
+# =====================================================================
+# 12. Hostile names ("..", ".", "a/b", "../x", an absolute path, empty)
+#     and names out of order or repeated: restore --to fails with one
+#     line and writes nothing outside its directory.
+# =====================================================================
+
+S12=$T/s12
+R12=$T/r12
+P12=$T/p12
+mkdir -p "$S12/data" "$S12/state" "$P12"
+bk "$S12" init --repo "$R12"
+for name in .. . a/b ../escaped-dir "$P12/abs-escaped" ""; do
+	forged=$(forge badname "$R12" "$name")
+	rm -rf "$P12/out"
+	bk "$S12" restore "$forged" --to "$P12/out" --repo "$R12" --quiet
+	check "a tree entry named \"$name\": restore --to exits 1 with one line" "exit $RC; $OUT; $ERR" one_line
+	escaped=$(find "$T" -name escaped -not -path "$P12/out/*" 2>&1)
+	check "a tree entry named \"$name\": nothing written outside the directory" "$escaped; $(ls -A "$P12")" \
+		test -z "$escaped" -a "$(ls -A "$P12")" = out
+done
+for how in unsorted duplicate; do
+	forged=$(forge badorder "$R12" "$how")
+	rm -rf "$P12/out"
+	bk "$S12" restore "$forged" --to "$P12/out" --repo "$R12" --quiet
+	check "tree entries $how: restore --to exits 1 with one line" "exit $RC; $OUT; $ERR" one_line
+	check "tree entries $how: nothing written outside the directory" "$(ls -A "$P12")" test "$(ls -A "$P12")" = out
+done
+rm -rf "$S12" "$R12" "$P12"
+
+# =====================================================================
+# 13. A hard-link group whose first copy is a symlink out of the
+#     directory, then a file: no hard link to anything outside.
+# =====================================================================
+
+S13=$T/s13
+R13=$T/r13
+mkdir -p "$S13/data" "$S13/state"
+echo "a victim on the restore's file system, outside its directory" >"$T/victim13"
+bk "$S13" init --repo "$R13"
+for victim in /etc/passwd "$T/victim13"; do
+	forged=$(forge hardlink "$R13" "$victim")
+	before=$(stat -c '%d:%i %h' "$victim")
+	rm -rf "$T/r13-out"
+	bk "$S13" restore "$forged" --to "$T/r13-out" --repo "$R13" --quiet
+	note "hard-link group (a -> $victim, b a file): restore exit $RC; $(first_line "$ERR")"
+	check "hard-link group whose first copy is a symlink to $victim: restore ends (exit 0 or 1)" "exit $RC; $ERR" \
+		test "$RC" -eq 0 -o "$RC" -eq 1
+	check "hard-link group: $victim keeps its inode and link count ($before)" "now $(stat -c '%d:%i %h' "$victim")" \
+		test "$before" = "$(stat -c '%d:%i %h' "$victim")"
+	same_ino=$(find "$T/r13-out" -printf '%D:%i %p\n' 2>/dev/null | grep "^${before% *} ")
+	check "hard-link group: no entry of the restored directory is $victim's inode" "$same_ino" test -z "$same_ino"
+	if [ "$RC" -eq 0 ]; then
+		check "hard-link group: data/b is a file of its own with its content" \
+			"$(stat -c '%F %h' "$T/r13-out/data/b" 2>&1)" \
+			bash -c '[ -f "$1" ] && [ ! -L "$1" ] && [ "$(stat -c %h "$1")" -eq 1 ] && [ "$(cat "$1")" = "the second name of the group" ]' \
+			_ "$T/r13-out/data/b"
+	fi
+done
+rm -rf "$S13" "$R13" "$T/r13-out" "$T/victim13"
+
+# =====================================================================
+# 14. A damaged index file and a garbage pack (named like one, after the
+#     others, whose trailer does not parse): create lists again exactly
+#     the packs the damaged index listed, so that nothing is lost once
+#     the damaged index goes.
+# =====================================================================
+
+S14=$T/s14
+R14=$T/r14
+NAMES14=(A B C)
+mkdir -p "$S14/data" "$S14/state/app"
+random_file "$S14/data/a.bin" $((3 * MiB))
+echo "state A" >"$S14/state/app/f"
+bk "$S14" init --repo "$R14"
+snapshot "damaged index + garbage pack: A" "$S14" "$R14"
+SNAPS14=("$SNAP")
+cp -a "$S14" "$T/ref14-A"
+random_file "$S14/data/b.bin" $((5 * MiB))
+echo "state B" >"$S14/state/app/f"
+snapshot "damaged index + garbage pack: B" "$S14" "$R14"
+SNAPS14+=("$SNAP")
+cp -a "$S14" "$T/ref14-B"
+idxfile=$(find "$R14/index" -mindepth 1 -maxdepth 1 -type f -printf '%f\n' | sort | head -n 1)
+flip "$R14/index/$idxfile" | note "$(cat)"
+garbage=$(forge garbage-pack "$R14" --prefix fff)
+note "garbage pack: $garbage"
+random_file "$S14/data/c.bin" $((2 * MiB))
+echo "state C" >"$S14/state/app/f"
+snapshot "damaged index + garbage pack: C, written beside them" "$S14" "$R14"
+SNAPS14+=("$SNAP")
+cp -a "$S14" "$T/ref14-C"
+bk "$S14" verify --read-data --repo "$R14"
+note "$OUT"
+check "damaged index + garbage pack: verify --read-data exits 1" "exit $RC; $OUT; $ERR" test "$RC" -eq 1
+check "damaged index + garbage pack: verify names the garbage pack" "$OUT" \
+	grep -q "^pack $(basename "$garbage"): " <<<"$OUT"
+check "damaged index + garbage pack: no snapshot is called damaged" "$OUT" bash -c '! grep -q "^snapshot " <<<"$1"' _ "$OUT"
+for i in 0 1 2; do
+	s=${NAMES14[$i]}
+	rm -rf "$T/r14-out"
+	bk "$S14" restore "${SNAPS14[$i]}" --to "$T/r14-out" --repo "$R14" --quiet
+	check "damaged index + garbage pack: restore of $s: exit 0" "exit $RC; $ERR" test "$RC" -eq 0
+	same "damaged index + garbage pack: $s restores equal" "$T/ref14-$s" "$T/r14-out" --top "$TOP" --only-top
+done
+rm -f "$R14/$garbage"
+bk "$S14" verify --repo "$R14"
+note "$OUT"
+# The damaged index stays while a pack the repository cannot read is
+# there (it may be what that index listed); with the garbage gone, it is
+# still named, and no snapshot is damaged, until the next create.
+check "damaged index, garbage pack removed: verify still names the damaged index" "exit $RC; $OUT; $ERR" \
+	bash -c '[ "$1" -eq 1 ] && grep -q "^index .*: damaged" <<<"$2" && grep -q "damage: 0 of 3 snapshots" <<<"$2"' _ "$RC" "$OUT"
+# The next create removes the damaged index (all it listed is listed
+# again): what it lists must be exactly what the damaged one listed.
+snapshot "damaged index: D, after the garbage pack is gone" "$S14" "$R14"
+bk "$S14" verify --read-data --repo "$R14"
+check "damaged index: after D, verify --read-data exits 0" "exit $RC; $OUT; $ERR" test "$RC" -eq 0
+for i in 0 1 2; do
+	s=${NAMES14[$i]}
+	rm -rf "$T/r14-out"
+	bk "$S14" restore "${SNAPS14[$i]}" --to "$T/r14-out" --repo "$R14" --quiet
+	same "damaged index: after D, $s still restores equal" "$T/ref14-$s" "$T/r14-out" --top "$TOP" --only-top
+done
+rm -rf "$S14" "$R14" "$T"/ref14-? "$T/r14-out"
+
+# =====================================================================
+# 15. create by an unprivileged user, of a store it may read but does
+#     not own (O_NOATIME is refused on others' files and directories).
+# =====================================================================
+
+# $T is root's alone: a directory of its own that nobody may enter.
+U15=$(mktemp -d "${TMPDIR:-/tmp}/spectrum-itest-nobody.XXXXXX")
+EXTRA_CLEANUP='rm -rf --one-file-system "$U15"'
+chmod 0755 "$U15"
+S15=$U15/store
+mkdir -p "$S15/data/docs/sub" "$S15/state/app" "$S15/generations/1" "$S15/log" "$U15/run" "$U15/repos"
+echo "a document" >"$S15/data/docs/sub/f"
+random_file "$S15/data/b.bin" $((600 * 1024))
+echo "state" >"$S15/state/app/f"
+echo '{}' >"$S15/generations/1/plan.json"
+ln -s generations/1 "$S15/current"
+chmod -R a+rX "$S15"
+chown 65534:65534 "$U15/run" "$U15/repos"
+# bk_nobody ARGS...: `spectrum backup ARGS...` as uid and gid 65534, in
+# 30 s at most; sets RC, OUT, ERR.
+bk_nobody() {
+	timeout -k 5 30 setsid -w setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$SPECTRUM" --state-dir "$S15" --run-dir "$U15/run" backup "$@" </dev/null >"$T/bk.out" 2>"$T/bk.err"
+	RC=$?
+	OUT=$(cat "$T/bk.out")
+	ERR=$(cat "$T/bk.err")
+}
+bk_nobody init --repo "$U15/repos/r"
+check "unprivileged: init by uid 65534 of its own repository: exit 0" "exit $RC; $ERR" test "$RC" -eq 0
+t0=$(date +%s%N)
+bk_nobody create --repo "$U15/repos/r"
+t1=$(date +%s%N)
+note "unprivileged create: exit $RC after $(((t1 - t0) / 1000000)) ms; $OUT"
+check "unprivileged: create by uid 65534 of a root-owned, world-readable store ends within 30 s with exit 0" \
+	"exit $RC (124: timed out); $ERR" test "$RC" -eq 0 -a -n "$(snap_id "$OUT")"
+SNAP15=$(snap_id "$OUT")
+if [ -n "$SNAP15" ]; then
+	bk "$S15" restore "$SNAP15" --to "$T/r15-out" --repo "$U15/repos/r" --quiet
+	check "unprivileged: its snapshot restores (as root): exit 0" "exit $RC; $ERR" test "$RC" -eq 0
+	same "unprivileged: its snapshot restores equal" "$S15" "$T/r15-out" --top "$TOP" --only-top
+fi
+rm -rf --one-file-system "$U15" "$T/r15-out"
+
+# =====================================================================
+# 16. An encrypted repository whose config is swapped for an
+#     unencrypted one of the same id: the store that wrote to it
+#     encrypted refuses to write in clear.
+# =====================================================================
+
+S16=$T/s16
+R16=$T/r16
+mkdir -p "$S16/data" "$S16/state/app"
+MARKER16="downgrade-marker-$$-$RANDOM-$RANDOM"
+echo "$MARKER16" >"$S16/data/secret"
+echo "$MARKER16" >"$S16/state/app/notes"
+printf 'downgrade passphrase\n' >"$T/pass16"
+chmod 600 "$T/pass16"
+bk "$S16" init --repo "$R16" --encrypt --passphrase-file "$T/pass16"
+check "downgrade: init --encrypt: exit 0" "exit $RC; $ERR" test "$RC" -eq 0
+snapshot "downgrade: an encrypted snapshot first" "$S16" "$R16" --passphrase-file "$T/pass16"
+# unencrypted_config REPO: its config, with its id, says "no encryption".
+unencrypted_config() {
+	python3 - "$1/config" <<'EOF'
+import json, os, sys
+p = sys.argv[1]
+c = json.load(open(p))
+json.dump({"format": 1, "id": c["id"], "encryption": "none", "keys": os.urandom(96).hex()}, open(p, "w"))
+EOF
+}
+unencrypted_config "$R16"
+snaps_before=$(ls -A "$R16/snapshots")
+before=$(listing "$R16")
+bk "$S16" create --repo "$R16"
+check "downgrade: create with the config swapped for an unencrypted one: exit 1, \"refusing to write in clear\"" \
+	"exit $RC; $OUT; $ERR" bash -c '[ "$1" -eq 1 ] && grep -q "refusing to write in clear" <<<"$2"' _ "$RC" "$ERR"
+check "downgrade: no new file in snapshots/" "$(ls -A "$R16/snapshots")" test "$snaps_before" = "$(ls -A "$R16/snapshots")"
+check "downgrade: no file of the repository changed" "$(diff <(echo "$before") <(listing "$R16") | head -n 5)" \
+	test "$before" = "$(listing "$R16")"
+# Its encrypted files moved away too: an unencrypted repository of the
+# same id, which a create would fill without an error to stop it.
+mkdir -p "$T/r16-aside"
+mv "$R16/snapshots" "$R16/index" "$R16/packs" "$T/r16-aside/"
+mkdir "$R16/snapshots" "$R16/index" "$R16/packs"
+bk "$S16" create --repo "$R16"
+check "downgrade, the encrypted files moved away: create exits 1, \"refusing to write in clear\"" \
+	"exit $RC; $OUT; $ERR" bash -c '[ "$1" -eq 1 ] && grep -q "refusing to write in clear" <<<"$2"' _ "$RC" "$ERR"
+hits=$(grep -r -a -l -F "$MARKER16" "$R16")
+check "downgrade, the encrypted files moved away: no snapshot, no plain text in the repository" \
+	"$(ls -A "$R16/snapshots"); $hits" test -z "$(ls -A "$R16/snapshots")" -a -z "$hits"
+rm -rf "$S16" "$R16" "$T/r16-aside" "$T/pass16"
+
 finish
