@@ -1,20 +1,23 @@
-/* FastCDC (Xia et al., USENIX ATC 2016) with normalized chunking, level 2.
+/* FastCDC (Xia et al., USENIX ATC 2016) with normalized chunking, level 1.
  *
  * The gear hash h = (h << 1) + gear[byte] forgets a byte after 64 steps,
  * so its top bits depend on the last 64 bytes only: a cut point is a
  * place where the top bits of h are zero.  Before the average size the
- * test asks for more zero bits (a cut is 4 times rarer), after it for
- * fewer (4 times likelier): sizes gather around the average instead of
+ * test asks for one more zero bit (a cut is 2 times rarer), after it for
+ * one fewer (2 times likelier): sizes gather around the average instead of
  * spreading geometrically.  Nothing is hashed in the first SP_BK_CHUNK_MIN
  * bytes, which cannot hold a cut anyway. */
 #include <sodium.h>
 
 #include "backup/chunker.h"
 
-/* log2(SP_BK_CHUNK_AVG) = 19; 19 + 2 bits before the average, 19 - 2
- * after it. */
-#define MASK_SMALL (~UINT64_C(0) << (64 - 21))
-#define MASK_LARGE (~UINT64_C(0) << (64 - 17))
+/* log2(SP_BK_CHUNK_AVG) = 19; 19 + 1 bits before the average, 19 - 1
+ * after it.  Level 2 (21 and 17) gathers sizes closer to the average
+ * but finds its cuts again later after an insertion: measured on 32 MiB
+ * with 400 KiB inserted, 3.4 new chunks on average (8 at worst) against
+ * 1.9 (4) at level 1. */
+#define MASK_SMALL (~UINT64_C(0) << (64 - 20))
+#define MASK_LARGE (~UINT64_C(0) << (64 - 18))
 
 _Static_assert(SP_BK_CHUNK_AVG == 1u << 19, "the masks assume an average of 2^19 bytes");
 _Static_assert(SP_BK_CHUNK_MIN < SP_BK_CHUNK_AVG && SP_BK_CHUNK_AVG < SP_BK_CHUNK_MAX, "chunk size order");

@@ -89,21 +89,10 @@ static int flush_index(struct create *c, struct sp_err *err)
 
 static int finish_pack(struct create *c, struct writer *wr, struct sp_err *err)
 {
-	struct sp_bk_blob_loc *locs = NULL;
-	char name[2 * SP_BK_ID_LEN + 1];
-	uint8_t raw[SP_BK_ID_LEN];
-	uint32_t pack;
-	size_t n;
-
 	if (wr->w == NULL)
 		return 0;
-	if (sp_bk_pack_writer_finish(steal_ptr(&wr->w), name, &locs, &n, err) < 0)
+	if (sp_bk_pack_finish_into(steal_ptr(&wr->w), c->idx, err) < 0)
 		return -1;
-	sp_bk_unhex(name, raw, sizeof raw);
-	pack = sp_bk_index_pack(c->idx, raw);
-	for (size_t i = 0; i < n; i++)
-		sp_bk_index_add(c->idx, pack, &locs[i]);
-	free(locs);
 	sp_bk_index_free(wr->pending);
 	wr->pending = sp_bk_index_new();
 	if (sp_bk_index_pack_count(c->idx) - c->indexed >= INDEX_EVERY)

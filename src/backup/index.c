@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backup/bytes.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
 
@@ -54,19 +55,6 @@ static uint64_t key_of(const uint8_t *id)
 	crypto_shorthash(h, id, SP_BK_ID_LEN, key);
 	memcpy(&k, h, sizeof k);
 	return k;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 /* The slot for ID in T: where it is, or the empty one where it would go. */
@@ -241,11 +229,11 @@ int sp_bk_index_encode(const struct sp_bk_index *idx, uint32_t first, uint32_t e
 		return sp_fail_errno(err, ENOMEM, "index");
 	}
 	memcpy(buf, MAGIC, MAGIC_LEN);
-	put32(buf + MAGIC_LEN, (uint32_t)npacks);
+	sp_bk_put32(buf + MAGIC_LEN, (uint32_t)npacks);
 	p = buf + MAGIC_LEN + 4;
 	for (size_t k = 0; k < npacks; k++) {
 		memcpy(p, idx->packs[first + k], SP_BK_ID_LEN);
-		put32(p + SP_BK_ID_LEN, (uint32_t)count[k]);
+		sp_bk_put32(p + SP_BK_ID_LEN, (uint32_t)count[k]);
 		at[k] = (size_t)(p + SP_BK_ID_LEN + 4 - buf);
 		p += SP_BK_ID_LEN + 4 + count[k] * LOC_LEN;
 	}
@@ -259,9 +247,9 @@ int sp_bk_index_encode(const struct sp_bk_index *idx, uint32_t first, uint32_t e
 		at[e->pack - first] += LOC_LEN;
 		q[0] = e->loc.type;
 		memcpy(q + 1, e->loc.id, SP_BK_ID_LEN);
-		put32(q + 1 + SP_BK_ID_LEN, e->loc.offset);
-		put32(q + 5 + SP_BK_ID_LEN, e->loc.stored_len);
-		put32(q + 9 + SP_BK_ID_LEN, e->loc.raw_len);
+		sp_bk_put32(q + 1 + SP_BK_ID_LEN, e->loc.offset);
+		sp_bk_put32(q + 5 + SP_BK_ID_LEN, e->loc.stored_len);
+		sp_bk_put32(q + 9 + SP_BK_ID_LEN, e->loc.raw_len);
 	}
 	free(count);
 	free(at);
@@ -277,13 +265,13 @@ int sp_bk_index_decode(const uint8_t *buf, size_t len, struct sp_bk_index *idx, 
 
 	if (len < MAGIC_LEN + 4 || memcmp(buf, MAGIC, MAGIC_LEN) != 0)
 		return sp_fail(err, SP_ERR_RUNTIME, "not an index (bad magic)");
-	npacks = get32(buf + MAGIC_LEN);
+	npacks = sp_bk_get32(buf + MAGIC_LEN);
 	for (uint32_t k = 0; k < npacks; k++) {
 		uint32_t nblobs, pack;
 
 		if ((size_t)(end - p) < SP_BK_ID_LEN + 4)
 			return sp_fail(err, SP_ERR_RUNTIME, "index: pack %u: beyond the end", k);
-		nblobs = get32(p + SP_BK_ID_LEN);
+		nblobs = sp_bk_get32(p + SP_BK_ID_LEN);
 		if ((size_t)(end - p - SP_BK_ID_LEN - 4) / LOC_LEN < nblobs)
 			return sp_fail(err, SP_ERR_RUNTIME, "index: pack %u: %u blobs beyond the end", k, nblobs);
 		pack = sp_bk_index_pack(idx, p);
@@ -293,9 +281,9 @@ int sp_bk_index_decode(const uint8_t *buf, size_t len, struct sp_bk_index *idx, 
 
 			loc.type = p[0];
 			memcpy(loc.id, p + 1, SP_BK_ID_LEN);
-			loc.offset = get32(p + 1 + SP_BK_ID_LEN);
-			loc.stored_len = get32(p + 5 + SP_BK_ID_LEN);
-			loc.raw_len = get32(p + 9 + SP_BK_ID_LEN);
+			loc.offset = sp_bk_get32(p + 1 + SP_BK_ID_LEN);
+			loc.stored_len = sp_bk_get32(p + 5 + SP_BK_ID_LEN);
+			loc.raw_len = sp_bk_get32(p + 9 + SP_BK_ID_LEN);
 			if ((loc.type != SP_BK_BLOB_DATA && loc.type != SP_BK_BLOB_TREE) || loc.offset < MAGIC_LEN ||
 			    loc.stored_len < 1 || loc.stored_len > SP_BK_STORED_MAX || loc.raw_len > SP_BK_CHUNK_MAX_ANY)
 				return sp_fail(err, SP_ERR_RUNTIME, "index: pack %u, blob %u: bad type, place or length",
@@ -405,6 +393,24 @@ out:
 	if (report == NULL)
 		sp_bk_index_load_report_free(&local);
 	return ret;
+}
+
+int sp_bk_pack_finish_into(struct sp_bk_pack_writer *w, struct sp_bk_index *idx, struct sp_err *err)
+{
+	struct sp_bk_blob_loc *locs = NULL;
+	char name[2 * SP_BK_ID_LEN + 1];
+	uint8_t raw[SP_BK_ID_LEN];
+	uint32_t pack;
+	size_t n;
+
+	if (sp_bk_pack_writer_finish(w, name, &locs, &n, err) < 0)
+		return -1;
+	sp_bk_unhex(name, raw, sizeof raw);
+	pack = sp_bk_index_pack(idx, raw);
+	for (size_t i = 0; i < n; i++)
+		sp_bk_index_add(idx, pack, &locs[i]);
+	free(locs);
+	return 0;
 }
 
 int sp_bk_blob_load(struct sp_bk_repo *repo, const struct sp_bk_index *cidx, const uint8_t id[SP_BK_ID_LEN],

@@ -56,6 +56,10 @@ void sp_bk_index_load_report_free(struct sp_bk_index_load_report *r);
 int sp_bk_index_load(struct sp_bk_repo *repo, struct sp_bk_index *idx, struct sp_bk_index_load_report *report,
 		     struct sp_err *err);
 
+/* Finishes pack writer W (sp_bk_pack_writer_finish) and adds the pack
+ * and its blobs to IDX.  Frees W in every case. */
+int sp_bk_pack_finish_into(struct sp_bk_pack_writer *w, struct sp_bk_index *idx, struct sp_err *err);
+
 /* Reads, unseals, decompresses and checks blob ID. */
 int sp_bk_blob_load(struct sp_bk_repo *repo, const struct sp_bk_index *idx, const uint8_t id[SP_BK_ID_LEN],
 		    uint8_t type, uint8_t **plain, size_t *len, struct sp_err *err);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "backup/bytes.h"
 #include "util/cleanup.h"
 
 #define MAGIC_LEN 8
@@ -37,41 +38,10 @@ struct sp_bk_pack_writer {
 	size_t zcap, scap;
 };
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void blob_ad(uint8_t type, const uint8_t id[SP_BK_ID_LEN], uint8_t ad[1 + SP_BK_ID_LEN])
 {
 	ad[0] = type;
 	memcpy(ad + 1, id, SP_BK_ID_LEN);
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
 }
 
 static int grow(uint8_t **buf, size_t *cap, size_t need)
@@ -90,7 +60,7 @@ static int grow(uint8_t **buf, size_t *cap, size_t need)
 
 static int emit(struct sp_bk_pack_writer *w, const void *buf, size_t len, struct sp_err *err)
 {
-	if (write_all(w->fd, buf, len) < 0)
+	if (sp_bk_write_all(w->fd, buf, len) < 0)
 		return sp_fail_errno(err, errno, "%s/%s", w->repo->path, w->tmpname);
 	crypto_generichash_update(&w->hash, buf, len);
 	w->size += len;
@@ -216,17 +186,17 @@ int sp_bk_pack_writer_finish(struct sp_bk_pack_writer *w, char *name, struct sp_
 		return sp_fail_errno(err, ENOMEM, "pack");
 	}
 	memcpy(plain, TRAILER_MAGIC, MAGIC_LEN);
-	put32(plain + MAGIC_LEN, (uint32_t)w->n);
+	sp_bk_put32(plain + MAGIC_LEN, (uint32_t)w->n);
 	p = plain + MAGIC_LEN + 4;
 	for (size_t i = 0; i < w->n; i++, p += LOC_LEN) {
 		p[0] = w->locs[i].type;
 		memcpy(p + 1, w->locs[i].id, SP_BK_ID_LEN);
-		put32(p + 1 + SP_BK_ID_LEN, w->locs[i].offset);
-		put32(p + 5 + SP_BK_ID_LEN, w->locs[i].stored_len);
-		put32(p + 9 + SP_BK_ID_LEN, w->locs[i].raw_len);
+		sp_bk_put32(p + 1 + SP_BK_ID_LEN, w->locs[i].offset);
+		sp_bk_put32(p + 5 + SP_BK_ID_LEN, w->locs[i].stored_len);
+		sp_bk_put32(p + 9 + SP_BK_ID_LEN, w->locs[i].raw_len);
 	}
 	sp_bk_seal(&w->repo->keys, plain, plen, "trailer", 7, sealed);
-	put32(sealed + slen, (uint32_t)slen);
+	sp_bk_put32(sealed + slen, (uint32_t)slen);
 	if (emit(w, sealed, slen + 4, err) < 0) {
 		sp_bk_pack_writer_abort(w);
 		return -1;
@@ -296,7 +266,7 @@ static int parse_trailer(const struct sp_bk_keys *keys, const uint8_t *tail, siz
 		return sp_fail(err, SP_ERR_RUNTIME, "trailer does not decrypt");
 	if (plen < MAGIC_LEN + 4 || memcmp(plain, TRAILER_MAGIC, MAGIC_LEN) != 0)
 		return sp_fail(err, SP_ERR_RUNTIME, "trailer: bad magic");
-	count = get32(plain + MAGIC_LEN);
+	count = sp_bk_get32(plain + MAGIC_LEN);
 	if (count > TRAILER_MAX_BLOBS || (plen - MAGIC_LEN - 4) / LOC_LEN != count ||
 	    (plen - MAGIC_LEN - 4) % LOC_LEN != 0)
 		return sp_fail(err, SP_ERR_RUNTIME, "trailer: %u blobs do not fit its length", count);
@@ -307,9 +277,9 @@ static int parse_trailer(const struct sp_bk_keys *keys, const uint8_t *tail, siz
 	for (uint32_t i = 0; i < count; i++, p += LOC_LEN) {
 		v[i].type = p[0];
 		memcpy(v[i].id, p + 1, SP_BK_ID_LEN);
-		v[i].offset = get32(p + 1 + SP_BK_ID_LEN);
-		v[i].stored_len = get32(p + 5 + SP_BK_ID_LEN);
-		v[i].raw_len = get32(p + 9 + SP_BK_ID_LEN);
+		v[i].offset = sp_bk_get32(p + 1 + SP_BK_ID_LEN);
+		v[i].stored_len = sp_bk_get32(p + 5 + SP_BK_ID_LEN);
+		v[i].raw_len = sp_bk_get32(p + 9 + SP_BK_ID_LEN);
 		if ((v[i].type != SP_BK_BLOB_DATA && v[i].type != SP_BK_BLOB_TREE) || v[i].offset < MAGIC_LEN ||
 		    (uint64_t)v[i].offset + v[i].stored_len > blobs_end || v[i].stored_len < 1 ||
 		    v[i].stored_len > SP_BK_STORED_MAX ||
@@ -330,7 +300,7 @@ int sp_bk_pack_trailer_parse(const struct sp_bk_keys *keys, const uint8_t *pack,
 
 	if (len < MAGIC_LEN + 4 || memcmp(pack, SP_BK_PACK_MAGIC, MAGIC_LEN) != 0)
 		return sp_fail(err, SP_ERR_RUNTIME, "not a pack (bad magic)");
-	tlen = get32(pack + len - 4);
+	tlen = sp_bk_get32(pack + len - 4);
 	if ((uint64_t)tlen + 4 + MAGIC_LEN > len)
 		return sp_fail(err, SP_ERR_RUNTIME, "trailer length %u beyond the pack", tlen);
 	return parse_trailer(keys, pack + len - 4 - tlen, tlen, len, locs, n, err);
@@ -354,7 +324,7 @@ int sp_bk_pack_read_trailer(struct sp_bk_repo *repo, const char *name, struct sp
 	    memcmp(head, SP_BK_PACK_MAGIC, MAGIC_LEN) != 0 ||
 	    pread(fd, lenbuf, sizeof lenbuf, st.st_size - 4) != sizeof lenbuf)
 		return sp_fail(err, SP_ERR_RUNTIME, "%s/%s: not a pack", repo->path, path);
-	tlen = get32(lenbuf);
+	tlen = sp_bk_get32(lenbuf);
 	if ((uint64_t)tlen + 4 + MAGIC_LEN > (uint64_t)st.st_size)
 		return sp_fail(err, SP_ERR_RUNTIME, "%s/%s: trailer length beyond the pack", repo->path, path);
 	tail = malloc(tlen ? tlen : 1);

@@ -73,22 +73,9 @@ struct repack {
 
 static int repack_finish(struct repack *r, uint8_t type, struct sp_err *err)
 {
-	struct sp_bk_blob_loc *locs = NULL;
-	char name[2 * SP_BK_ID_LEN + 1];
-	uint8_t raw[SP_BK_ID_LEN];
-	uint32_t pack;
-	size_t n;
-
 	if (r->w[type] == NULL)
 		return 0;
-	if (sp_bk_pack_writer_finish(steal_ptr(&r->w[type]), name, &locs, &n, err) < 0)
-		return -1;
-	sp_bk_unhex(name, raw, sizeof raw);
-	pack = sp_bk_index_pack(r->out, raw);
-	for (size_t i = 0; i < n; i++)
-		sp_bk_index_add(r->out, pack, &locs[i]);
-	free(locs);
-	return 0;
+	return sp_bk_pack_finish_into(steal_ptr(&r->w[type]), r->out, err);
 }
 
 static int repack_blob(struct repack *r, const struct sp_bk_index *idx, const struct sp_bk_index_entry *e,

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backup/bytes.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
 
@@ -27,24 +28,6 @@
 #define PASS_MAX 1024
 
 static const char *const subdirs[] = { "tmp", "snapshots", "index", "packs" };
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
 
 /* ---- The passphrase ---- */
 
@@ -198,7 +181,7 @@ int sp_bk_repo_put(struct sp_bk_repo *repo, const char *kind, const void *plain,
 	fd = sp_bk_repo_tmpfile(repo, tmpname, err);
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, sealed, slen) < 0) {
+	if (sp_bk_write_all(fd, sealed, slen) < 0) {
 		sp_fail_errno(err, errno, "%s/%s", repo->path, tmpname);
 		close(fd);
 		unlinkat(repo->dirfd, tmpname, 0);
@@ -573,7 +556,7 @@ int sp_bk_repo_init(const char *path, bool encrypt, const struct sp_bk_pass_sour
 		sp_fail_errno(err, errno, "%s/%s", path, tmp);
 		goto out;
 	}
-	if (write_all(fd, text, strlen(text)) < 0 || write_all(fd, "\n", 1) < 0 || fsync(fd) < 0) {
+	if (sp_bk_write_all(fd, text, strlen(text)) < 0 || sp_bk_write_all(fd, "\n", 1) < 0 || fsync(fd) < 0) {
 		sp_fail_errno(err, errno, "%s/%s", path, tmp);
 		close(fd);
 		goto out;

@@ -40,6 +40,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "backup/prefetch.h"
 #include "backup/restore.h"
 #include "backup/tree.h"
 #include "util/cleanup.h"
@@ -60,11 +61,19 @@ struct link {
 	ino_t st_ino;
 };
 
+/* The next chunk to ask for in a directory's listing: node AN, chunk AC. */
+struct ahead {
+	const struct sp_bk_tree *tree;
+	size_t an, ac;
+};
+
 struct restore {
 	struct sp_bk_repo *repo;
 	const struct sp_bk_index *idx;
 	struct sp_bk_progress *progress;
 	struct sp_bk_restore_budget *budget;
+	struct sp_bk_prefetch *pf; /* decodes the chunks of the next files */
+	struct ahead *ahead;       /* how far the directory being done has asked */
 	uid_t uid;   /* who we are: what a file we make is owned by */
 	gid_t gid;
 	mode_t umask;
@@ -195,6 +204,33 @@ static int write_sparse(int fd, const uint8_t *buf, size_t len, uint64_t pos, bo
 	return write_all(fd, buf + start, len - start, pos + start);
 }
 
+/* Asks the prefetcher for the chunks of the files from node *AN, chunk
+ * *AC, on, as far as its window goes.  Hard-linked files are left out:
+ * they may be linked instead of written. */
+static void ask_ahead(struct restore *r)
+{
+	const struct sp_bk_tree *tree;
+	size_t *an, *ac;
+
+	if (r->pf == NULL || r->ahead == NULL)
+		return;
+	tree = r->ahead->tree;
+	an = &r->ahead->an;
+	ac = &r->ahead->ac;
+	for (; *an < tree->n; (*an)++, *ac = 0) {
+		const struct sp_bk_node *node = &tree->nodes[*an];
+
+		if (node->type != SP_BK_NODE_FILE || node->nlink > 1)
+			continue;
+		for (; *ac < node->n_chunks; (*ac)++) {
+			const struct sp_bk_index_entry *e = sp_bk_index_find(r->idx, node->chunks[*ac]);
+
+			if (e != NULL && !sp_bk_prefetch_ask(r->pf, node->chunks[*ac], e->loc.raw_len))
+				return;
+		}
+	}
+}
+
 static int write_content(struct restore *r, int fd, const struct sp_bk_node *node, struct sp_err *err)
 {
 	uint64_t pos = 0;
@@ -204,8 +240,9 @@ static int write_content(struct restore *r, int fd, const struct sp_bk_node *nod
 		cleanup_free uint8_t *buf = NULL;
 		size_t len;
 
-		if (sp_bk_blob_load(r->repo, r->idx, node->chunks[i], SP_BK_BLOB_DATA, &buf, &len, err) < 0)
+		if (sp_bk_prefetch_get(r->pf, r->repo, r->idx, node->chunks[i], &buf, &len, err) < 0)
 			return sp_err_wrap(err, "chunk %zu of %zu", i + 1, node->n_chunks);
+		ask_ahead(r);
 		/* Stop before writing more than the snapshot says: a hostile
 		 * tree could otherwise fill the disk. */
 		if (len > node->size - pos)
@@ -589,15 +626,21 @@ static int restore_node(struct restore *r, int *dirfd, const struct sp_bk_node *
  * (which restore_dir may replace by another descriptor of it). */
 static int restore_entries(struct restore *r, int *dirfd, const uint8_t id[SP_BK_ID_LEN], struct sp_err *err)
 {
+	struct ahead ahead = { 0 }, *outer = r->ahead;
 	struct sp_bk_tree tree = { 0 };
 	int ret = -1;
 
 	if (load_tree(r->repo, r->idx, id, &tree, err) < 0)
 		return r->len > 0 ? at(r, err) : -1;
+	ahead.tree = &tree;
 	for (size_t i = 0; i < tree.n; i++) {
 		size_t old = 0;
 		int rc;
 
+		if (ahead.an < i)
+			ahead.an = i, ahead.ac = 0;
+		r->ahead = &ahead;
+		ask_ahead(r);
 		if (path_push(r, tree.nodes[i].name, &old, err) < 0)
 			goto out;
 		if (r->budget->max_entries && ++r->budget->entries > r->budget->max_entries) {
@@ -614,6 +657,7 @@ static int restore_entries(struct restore *r, int *dirfd, const uint8_t id[SP_BK
 	}
 	ret = 0;
 out:
+	r->ahead = outer;
 	sp_bk_tree_free(&tree);
 	return ret;
 }
@@ -656,10 +700,12 @@ int sp_bk_restore_tree(struct sp_bk_repo *repo, const struct sp_bk_index *idx, c
 		sp_fail_errno(err, errno, "open");
 		goto out;
 	}
+	r.pf = sp_bk_prefetch_start(repo, idx);
 	if (restore_entries(&r, &fd, tree, err) < 0)
 		goto out;
 	ret = 0;
 out:
+	sp_bk_prefetch_stop(r.pf);
 	tdestroy(r.links, link_free);
 	free(r.path);
 	if (ret < 0)

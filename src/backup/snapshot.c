@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "backup/snapshot.h"
+#include "util/json.h"
 #include "util/strv.h"
 
 #define INSTANCE_NAME_MAX 63
@@ -194,20 +195,6 @@ out:
 	return r;
 }
 
-/* The text of V, or NULL when V is not a string or holds a NUL byte
- * (which a C string could not pass on intact). */
-static const char *string_of(const json_t *v)
-{
-	const char *s;
-
-	if (!json_is_string(v))
-		return NULL;
-	s = json_string_value(v);
-	if (strlen(s) != json_string_length(v))
-		return NULL;
-	return s;
-}
-
 struct decoder {
 	const char *id;
 	json_t *root;
@@ -221,7 +208,7 @@ static int bad(const struct decoder *d, const char *key, const char *what)
 
 static int get_string(const struct decoder *d, const char *key, char **out)
 {
-	const char *s = string_of(json_object_get(d->root, key));
+	const char *s = sp_json_text(json_object_get(d->root, key));
 
 	if (!s)
 		return bad(d, key, "a string");
@@ -233,7 +220,7 @@ static int get_string(const struct decoder *d, const char *key, char **out)
 
 static int get_id(const struct decoder *d, const char *key, uint8_t out[SP_BK_ID_LEN])
 {
-	const char *s = string_of(json_object_get(d->root, key));
+	const char *s = sp_json_text(json_object_get(d->root, key));
 
 	if (!s || sp_bk_unhex(s, out, SP_BK_ID_LEN) != 0)
 		return bad(d, key, "64 lower-case hex digits");
@@ -262,7 +249,7 @@ static int get_instances(const struct decoder *d, char ***out)
 	if (!*out)
 		return sp_fail_errno(d->err, ENOMEM, "snapshot %s: instances", d->id);
 	json_array_foreach(list, i, v) {
-		const char *name = string_of(v);
+		const char *name = sp_json_text(v);
 
 		if (!name || !valid_instance_name(name))
 			return bad(d, "instances", "an array of instance names");
@@ -277,7 +264,7 @@ static int get_instances(const struct decoder *d, char ***out)
 static int get_parent(const struct decoder *d, char **out)
 {
 	json_t *v = json_object_get(d->root, "parent");
-	const char *s = string_of(v);
+	const char *s = sp_json_text(v);
 	uint8_t raw[SP_BK_ID_LEN];
 
 	if (json_is_null(v)) {
@@ -316,7 +303,7 @@ int sp_bk_snapshot_decode(const char *id, const char *json, size_t len, struct s
 	}
 	memcpy(t.id, d.id, strlen(d.id) + 1);
 
-	when = string_of(json_object_get(d.root, "time"));
+	when = sp_json_text(json_object_get(d.root, "time"));
 	if (!when || parse_time(when, &t.time, &t.time_nsec) != 0) {
 		bad(&d, "time", "an RFC 3339 UTC time (2026-11-26T04:30:00.123456789Z)");
 		goto out;

@@ -12,6 +12,7 @@
 #include "config/model.h"
 #include "config/validate.h"
 #include "util/err.h"
+#include "util/json.h"
 
 #define KEY_PATH_MAX 400
 #define KEY_SHOWN_MAX 64    /* bytes of one key shown in a key path */
@@ -126,20 +127,6 @@ static int oom(struct ctx *c)
 	return sp_fail_errno(c->err, ENOMEM, "%s", c->file);
 }
 
-/* The text of V, or NULL when V is not a string or holds a NUL byte
- * (which a C string could not pass on intact). */
-static const char *string_of(const json_t *v)
-{
-	const char *s;
-
-	if (!json_is_string(v))
-		return NULL;
-	s = json_string_value(v);
-	if (strlen(s) != json_string_length(v))
-		return NULL;
-	return s;
-}
-
 static int copy_string(struct ctx *c, char **dst, const char *s)
 {
 	free(*dst);
@@ -149,7 +136,7 @@ static int copy_string(struct ctx *c, char **dst, const char *s)
 
 static int parse_isolation(struct ctx *c, json_t *v, struct sp_instance *inst)
 {
-	const char *s = string_of(v);
+	const char *s = sp_json_text(v);
 
 	if (s && strcmp(s, "container") == 0) {
 		inst->isolation = SP_ISOLATION_CONTAINER;
@@ -173,7 +160,7 @@ static int parse_unsupported(struct ctx *c, json_t *v, struct sp_instance *inst)
 
 static int parse_net(struct ctx *c, json_t *v, struct sp_instance *inst)
 {
-	const char *s = string_of(v), *key;
+	const char *s = sp_json_text(v), *key;
 	json_t *val;
 
 	(void)inst;
@@ -189,7 +176,7 @@ static int parse_net(struct ctx *c, json_t *v, struct sp_instance *inst)
 		}
 	}
 	push_key(c, "provider");
-	if (!string_of(json_object_get(v, "provider")))
+	if (!sp_json_text(json_object_get(v, "provider")))
 		return fail(c, "expected the name of an instance");
 	return fail(c, "not supported yet");
 }
@@ -198,7 +185,7 @@ static int parse_net(struct ctx *c, json_t *v, struct sp_instance *inst)
 static bool find_earlier(json_t *v, size_t end, const char *s, size_t *at)
 {
 	for (size_t j = 0; j < end; j++) {
-		const char *t = string_of(json_array_get(v, j));
+		const char *t = sp_json_text(json_array_get(v, j));
 
 		if (t && strcmp(t, s) == 0) {
 			*at = j;
@@ -219,7 +206,7 @@ static int parse_software(struct ctx *c, json_t *v, struct sp_instance *inst)
 	if (!inst->store_paths)
 		return oom(c);
 	for (size_t i = 0; i < n; i++) {
-		const char *s = string_of(json_array_get(v, i));
+		const char *s = sp_json_text(json_array_get(v, i));
 		size_t old = push_index(c, i), first;
 
 		if (!s)
@@ -249,7 +236,7 @@ static int parse_command(struct ctx *c, json_t *v, struct sp_instance *inst)
 	if (!inst->command)
 		return oom(c);
 	for (size_t i = 0; i < n; i++) {
-		const char *s = string_of(json_array_get(v, i));
+		const char *s = sp_json_text(json_array_get(v, i));
 		size_t old = push_index(c, i);
 
 		if (!s || s[0] == '\0')
@@ -263,7 +250,7 @@ static int parse_command(struct ctx *c, json_t *v, struct sp_instance *inst)
 
 static int grant_path(struct ctx *c, json_t *v, struct sp_grant *g)
 {
-	const char *s = string_of(v), *why;
+	const char *s = sp_json_text(v), *why;
 
 	if (!s)
 		return fail(c, "expected a path relative to the data directory");
@@ -275,7 +262,7 @@ static int grant_path(struct ctx *c, json_t *v, struct sp_grant *g)
 
 static int grant_at(struct ctx *c, json_t *v, struct sp_grant *g)
 {
-	const char *s = string_of(v), *why, *tree;
+	const char *s = sp_json_text(v), *why, *tree;
 	char buf[VALUE_BUF];
 
 	if (!s)
@@ -294,7 +281,7 @@ static int grant_at(struct ctx *c, json_t *v, struct sp_grant *g)
 
 static int grant_mode(struct ctx *c, json_t *v, struct sp_grant *g)
 {
-	const char *s = string_of(v);
+	const char *s = sp_json_text(v);
 
 	if (s && strcmp(s, "ro") == 0)
 		g->mode = SP_GRANT_RO;
@@ -377,7 +364,7 @@ static int vm_field(struct ctx *c, const char *key, json_t *v, struct sp_vm *vm)
 	char buf[VALUE_BUF];
 
 	if (strcmp(key, "memory") == 0) {
-		s = string_of(v);
+		s = sp_json_text(v);
 		if (!s || sp_parse_size(s, &vm->memory) < 0 || vm->memory < SP_VM_MEMORY_MIN ||
 		    vm->memory > SP_VM_MEMORY_MAX)
 			return fail(c, "expected a size from \"128M\" to \"64G\"");
@@ -390,7 +377,7 @@ static int vm_field(struct ctx *c, const char *key, json_t *v, struct sp_vm *vm)
 	} else if (strcmp(key, "kernel") == 0) {
 		const char *why;
 
-		s = string_of(v);
+		s = sp_json_text(v);
 		if (!s)
 			return fail(c, "expected the absolute path of a kernel image");
 		/* The same shape as a grant's target: absolute and normalised. */
@@ -427,7 +414,7 @@ static int resource(struct ctx *c, const char *key, json_t *v, struct sp_resourc
 	const char *s;
 
 	if (strcmp(key, "memory") == 0) {
-		s = string_of(v);
+		s = sp_json_text(v);
 		if (!s || sp_parse_size(s, &res->memory) < 0 || res->memory < MEMORY_MIN)
 			return fail(c, "expected a size such as \"256M\" (at least 1M)");
 	} else if (strcmp(key, "cpus") == 0) {
@@ -481,7 +468,7 @@ static int parse_env(struct ctx *c, json_t *v, struct sp_instance *inst)
 	inst->n_env = n;
 	json_object_foreach(v, key, val) {
 		size_t old = push_key(c, key);
-		const char *s = string_of(val);
+		const char *s = sp_json_text(val);
 
 		if (!sp_env_name_valid(key))
 			return fail(c, "expected a variable name matching [A-Za-z_][A-Za-z0-9_]*");
@@ -500,7 +487,7 @@ static int parse_env(struct ctx *c, json_t *v, struct sp_instance *inst)
 
 static int parse_restart(struct ctx *c, json_t *v, struct sp_instance *inst)
 {
-	const char *s = string_of(v);
+	const char *s = sp_json_text(v);
 
 	if (s && strcmp(s, "no") == 0)
 		inst->restart = SP_RESTART_NO;
