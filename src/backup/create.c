@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "backup/chunker.h"
+#include "backup/encoder.h"
 #include "backup/freeze.h"
 #include "backup/index.h"
 #include "backup/pack.h"
@@ -56,6 +57,7 @@ struct create {
 	struct sp_bk_index *idx;
 	struct sp_bk_chunker chunker;
 	struct writer data, trees;
+	struct sp_bk_encoder *enc; /* compresses and seals on other threads */
 	uint32_t indexed; /* packs [0, indexed) of IDX are in index files */
 	int64_t parent_time; /* when the parent snapshot was taken */
 	uint8_t *buf;
@@ -91,12 +93,43 @@ static int finish_pack(struct create *c, struct writer *wr, struct sp_err *err)
 {
 	if (wr->w == NULL)
 		return 0;
+	/* WR->pending keeps its ids: blobs still with the encoder are
+	 * there too, and an id in both places is no harm. */
 	if (sp_bk_pack_finish_into(steal_ptr(&wr->w), c->idx, err) < 0)
 		return -1;
-	sp_bk_index_free(wr->pending);
-	wr->pending = sp_bk_index_new();
 	if (sp_bk_index_pack_count(c->idx) - c->indexed >= INDEX_EVERY)
 		return flush_index(c, err);
+	return 0;
+}
+
+/* Puts a blob the encoder made into its pack. */
+static int append_encoded(struct create *c, struct sp_bk_encoded *b, struct sp_err *err)
+{
+	struct writer *wr = b->type == SP_BK_BLOB_TREE ? &c->trees : &c->data;
+	int ret = -1;
+
+	if (wr->w == NULL && sp_bk_pack_writer_new(c->repo, &wr->w, err) < 0)
+		goto out;
+	if (sp_bk_pack_writer_append(wr->w, b->type, b->id, b->stored, b->stored_len, b->raw_len, err) < 0)
+		goto out;
+	c->added += b->stored_len;
+	ret = sp_bk_pack_writer_size(wr->w) >= SP_BK_PACK_TARGET ? finish_pack(c, wr, err) : 0;
+out:
+	free(b->stored);
+	return ret;
+}
+
+/* Takes from the encoder what it has done (all of it, waiting, when
+ * ALL). */
+static int drain(struct create *c, bool all, struct sp_err *err)
+{
+	struct sp_bk_encoded b;
+	int r;
+
+	while (c->enc != NULL && (r = sp_bk_encoder_take(c->enc, all, &b, err)) != 0) {
+		if (r < 0 || append_encoded(c, &b, err) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -108,6 +141,20 @@ static int add_blob(struct create *c, struct writer *wr, const uint8_t id[SP_BK_
 
 	if (have(c, wr, id))
 		return 0;
+	if (c->enc != NULL) {
+		int r;
+
+		memcpy(loc.id, id, SP_BK_ID_LEN);
+		sp_bk_index_add(wr->pending, 0, &loc);
+		while ((r = sp_bk_encoder_submit(c->enc, wr->type, id, data, len, err)) == 1) {
+			struct sp_bk_encoded b;
+
+			r = sp_bk_encoder_take(c->enc, true, &b, err);
+			if (r < 0 || (r > 0 && append_encoded(c, &b, err) < 0))
+				return -1;
+		}
+		return r < 0 ? -1 : drain(c, false, err);
+	}
 	if (wr->w == NULL && sp_bk_pack_writer_new(c->repo, &wr->w, err) < 0)
 		return -1;
 	before = sp_bk_pack_writer_size(wr->w);
@@ -765,6 +812,7 @@ int sp_bk_create(struct sp_bk_repo *repo, const struct sp_bk_create_opts *opts, 
 	if (sp_bk_snapshots_load(repo, &snaps, &n_snaps, err) < 0)
 		goto out;
 	sp_bk_chunker_init(&c.chunker, repo->keys.gear);
+	c.enc = sp_bk_encoder_start(&repo->keys);
 	parent = pick_parent(snaps, n_snaps, source);
 	c.parent_time = parent != NULL ? parent->time : 0;
 	if (parent != NULL && load_tree(&c, parent->tree, &parent_tree, err) < 0) {
@@ -774,7 +822,8 @@ int sp_bk_create(struct sp_bk_repo *repo, const struct sp_bk_create_opts *opts, 
 	sp_bk_progress_init(&c.progress, "backing up", opts->quiet);
 	if (walk_root(&c, parent != NULL ? &parent_tree : NULL, snap->tree, err) < 0)
 		goto out;
-	if (finish_pack(&c, &c.data, err) < 0 || finish_pack(&c, &c.trees, err) < 0 || flush_index(&c, err) < 0)
+	if (drain(&c, true, err) < 0 || finish_pack(&c, &c.data, err) < 0 || finish_pack(&c, &c.trees, err) < 0 ||
+	    flush_index(&c, err) < 0)
 		goto out;
 	/* The damaged index files are now redundant: what they listed is in
 	 * the index just written (unless a pack's trailer failed too). */
@@ -808,6 +857,7 @@ int sp_bk_create(struct sp_bk_repo *repo, const struct sp_bk_create_opts *opts, 
 	ret = 0;
 out:
 	sp_bk_progress_done(&c.progress);
+	sp_bk_encoder_stop(c.enc);
 	sp_bk_pack_writer_abort(c.data.w);
 	sp_bk_pack_writer_abort(c.trees.w);
 	sp_bk_index_free(c.data.pending);

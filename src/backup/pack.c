@@ -34,28 +34,12 @@ struct sp_bk_pack_writer {
 	struct sp_bk_blob_loc *locs;
 	size_t n, cap;
 	ZSTD_CCtx *zc;
-	uint8_t *zbuf, *sbuf; /* compressed plain text; sealed bytes */
-	size_t zcap, scap;
 };
 
 static void blob_ad(uint8_t type, const uint8_t id[SP_BK_ID_LEN], uint8_t ad[1 + SP_BK_ID_LEN])
 {
 	ad[0] = type;
 	memcpy(ad + 1, id, SP_BK_ID_LEN);
-}
-
-static int grow(uint8_t **buf, size_t *cap, size_t need)
-{
-	uint8_t *b;
-
-	if (*cap >= need)
-		return 0;
-	b = realloc(*buf, need);
-	if (b == NULL)
-		return -1;
-	*buf = b;
-	*cap = need;
-	return 0;
 }
 
 static int emit(struct sp_bk_pack_writer *w, const void *buf, size_t len, struct sp_err *err)
@@ -101,41 +85,49 @@ size_t sp_bk_pack_writer_count(const struct sp_bk_pack_writer *w)
 	return w->n;
 }
 
-int sp_bk_pack_writer_add(struct sp_bk_pack_writer *w, uint8_t type, const uint8_t id[SP_BK_ID_LEN],
-			  const void *plain, size_t len, struct sp_err *err)
+int sp_bk_blob_encode(const struct sp_bk_keys *keys, void *zctx, uint8_t type, const uint8_t id[SP_BK_ID_LEN],
+		      const void *plain, size_t len, uint8_t **stored, size_t *stored_len, struct sp_err *err)
 {
-	const struct sp_bk_keys *keys = &w->repo->keys;
-	uint8_t ad[1 + SP_BK_ID_LEN];
 	size_t bound = ZSTD_compressBound(len) + 1, zlen, slen;
-	const uint8_t *body;
-	struct sp_bk_blob_loc *loc;
+	cleanup_free uint8_t *z = NULL;
+	uint8_t ad[1 + SP_BK_ID_LEN], *out;
 
 	if (len > SP_BK_CHUNK_MAX_ANY)
 		return sp_fail(err, SP_ERR_RUNTIME, "blob of %zu bytes: larger than a blob may be", len);
-	if (grow(&w->zbuf, &w->zcap, bound) < 0)
-		return sp_fail_errno(err, ENOMEM, "pack");
-	zlen = ZSTD_compressCCtx(w->zc, w->zbuf + 1, bound - 1, plain, len, ZSTD_LEVEL);
+	z = malloc(bound > len + 1 ? bound : len + 1);
+	if (z == NULL)
+		return sp_fail_errno(err, ENOMEM, "blob");
+	zlen = ZSTD_compressCCtx(zctx, z + 1, bound - 1, plain, len, ZSTD_LEVEL);
 	if (!ZSTD_isError(zlen) && zlen < len) {
-		w->zbuf[0] = 1;
+		z[0] = 1;
 		zlen += 1;
 	} else {
 		/* Incompressible: stored as it is. */
-		if (grow(&w->zbuf, &w->zcap, len + 1) < 0)
-			return sp_fail_errno(err, ENOMEM, "pack");
-		w->zbuf[0] = 0;
-		memcpy(w->zbuf + 1, plain, len);
+		z[0] = 0;
+		memcpy(z + 1, plain, len);
 		zlen = len + 1;
 	}
-	slen = sp_bk_sealed_len(keys, zlen);
-	if (keys->encrypted) {
-		if (grow(&w->sbuf, &w->scap, slen) < 0)
-			return sp_fail_errno(err, ENOMEM, "pack");
-		blob_ad(type, id, ad);
-		sp_bk_seal(keys, w->zbuf, zlen, ad, sizeof ad, w->sbuf);
-		body = w->sbuf;
-	} else {
-		body = w->zbuf;
+	if (!keys->encrypted) {
+		*stored = steal_ptr(&z);
+		*stored_len = zlen;
+		return 0;
 	}
+	slen = sp_bk_sealed_len(keys, zlen);
+	out = malloc(slen);
+	if (out == NULL)
+		return sp_fail_errno(err, ENOMEM, "blob");
+	blob_ad(type, id, ad);
+	sp_bk_seal(keys, z, zlen, ad, sizeof ad, out);
+	*stored = out;
+	*stored_len = slen;
+	return 0;
+}
+
+int sp_bk_pack_writer_append(struct sp_bk_pack_writer *w, uint8_t type, const uint8_t id[SP_BK_ID_LEN],
+			     const uint8_t *stored, size_t stored_len, size_t raw_len, struct sp_err *err)
+{
+	struct sp_bk_blob_loc *loc;
+
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? 2 * w->cap : 64;
 		struct sp_bk_blob_loc *l = realloc(w->locs, cap * sizeof *l);
@@ -149,12 +141,23 @@ int sp_bk_pack_writer_add(struct sp_bk_pack_writer *w, uint8_t type, const uint8
 	memcpy(loc->id, id, SP_BK_ID_LEN);
 	loc->type = type;
 	loc->offset = (uint32_t)w->size;
-	loc->stored_len = (uint32_t)slen;
-	loc->raw_len = (uint32_t)len;
-	if (emit(w, body, slen, err) < 0)
+	loc->stored_len = (uint32_t)stored_len;
+	loc->raw_len = (uint32_t)raw_len;
+	if (emit(w, stored, stored_len, err) < 0)
 		return -1;
 	w->n++;
 	return 0;
+}
+
+int sp_bk_pack_writer_add(struct sp_bk_pack_writer *w, uint8_t type, const uint8_t id[SP_BK_ID_LEN],
+			  const void *plain, size_t len, struct sp_err *err)
+{
+	cleanup_free uint8_t *stored = NULL;
+	size_t slen;
+
+	if (sp_bk_blob_encode(&w->repo->keys, w->zc, type, id, plain, len, &stored, &slen, err) < 0)
+		return -1;
+	return sp_bk_pack_writer_append(w, type, id, stored, slen, len, err);
 }
 
 void sp_bk_pack_writer_abort(struct sp_bk_pack_writer *w)
@@ -167,8 +170,6 @@ void sp_bk_pack_writer_abort(struct sp_bk_pack_writer *w)
 	}
 	ZSTD_freeCCtx(w->zc);
 	free(w->locs);
-	free(w->zbuf);
-	free(w->sbuf);
 	free(w);
 }
 

@@ -49,6 +49,16 @@ int sp_bk_pack_writer_new(struct sp_bk_repo *repo, struct sp_bk_pack_writer **w,
 int sp_bk_pack_writer_add(struct sp_bk_pack_writer *w, uint8_t type, const uint8_t id[SP_BK_ID_LEN],
 			  const void *plain, size_t len, struct sp_err *err);
 
+/* One blob as a pack holds it: compressed with zstd (ZCTX, a ZSTD_CCtx
+ * of the caller's thread) when that makes it smaller, then sealed.
+ * *STORED is malloc'ed.  Safe to call from several threads at once. */
+int sp_bk_blob_encode(const struct sp_bk_keys *keys, void *zctx, uint8_t type, const uint8_t id[SP_BK_ID_LEN],
+		      const void *plain, size_t len, uint8_t **stored, size_t *stored_len, struct sp_err *err);
+
+/* Appends a blob that sp_bk_blob_encode made. */
+int sp_bk_pack_writer_append(struct sp_bk_pack_writer *w, uint8_t type, const uint8_t id[SP_BK_ID_LEN],
+			     const uint8_t *stored, size_t stored_len, size_t raw_len, struct sp_err *err);
+
 /* Bytes written so far (the writer's owner finishes at SP_BK_PACK_TARGET). */
 size_t sp_bk_pack_writer_size(const struct sp_bk_pack_writer *w);
 size_t sp_bk_pack_writer_count(const struct sp_bk_pack_writer *w);
