@@ -384,16 +384,6 @@ static const struct sp_bk_node *find_node(const struct sp_bk_tree *t, const char
 	return NULL;
 }
 
-static int load_tree(struct create *c, const uint8_t id[SP_BK_ID_LEN], struct sp_bk_tree *t, struct sp_err *err)
-{
-	cleanup_free uint8_t *buf = NULL;
-	size_t len;
-
-	if (sp_bk_blob_load(c->repo, c->idx, id, SP_BK_BLOB_TREE, &buf, &len, err) < 0)
-		return -1;
-	return sp_bk_tree_decode(buf, len, t, err);
-}
-
 static int walk(struct create *c, int dirfd, size_t pathlen, const struct sp_bk_tree *parent, char *const *only,
 		unsigned depth, uint8_t out[SP_BK_ID_LEN], struct sp_err *err);
 
@@ -519,7 +509,7 @@ static int entry(struct create *c, int dirfd, size_t pathlen, const char *name, 
 		if (read_xattrs(c, fd, node, err) < 0)
 			return -1;
 		/* A parent tree that cannot be read only means no reuse. */
-		if (old != NULL && old->type == SP_BK_NODE_DIR && load_tree(c, old->subtree, &sub, err) < 0)
+		if (old != NULL && old->type == SP_BK_NODE_DIR && sp_bk_tree_load(c->repo, c->idx, old->subtree, &sub, err) < 0)
 			memset(&sub, 0, sizeof sub);
 		r = walk(c, fd, strlen(c->path), old != NULL ? &sub : NULL, NULL, depth + 1, node->subtree, err);
 		sp_bk_tree_free(&sub);
@@ -731,7 +721,7 @@ static int walk_root(struct create *c, const struct sp_bk_tree *parent, uint8_t 
 	/* "state" itself: its metadata, then only the chosen names. */
 	if (dir_meta(c, fd, "state", state, err) < 0)
 		goto out;
-	if (old != NULL && old->type == SP_BK_NODE_DIR && load_tree(c, old->subtree, &old_state, err) < 0)
+	if (old != NULL && old->type == SP_BK_NODE_DIR && sp_bk_tree_load(c->repo, c->idx, old->subtree, &old_state, err) < 0)
 		memset(&old_state, 0, sizeof old_state);
 	sfd = open_dir(fd, "state");
 	if (sfd < 0) {
@@ -815,7 +805,7 @@ int sp_bk_create(struct sp_bk_repo *repo, const struct sp_bk_create_opts *opts, 
 	c.enc = sp_bk_encoder_start(&repo->keys);
 	parent = pick_parent(snaps, n_snaps, source);
 	c.parent_time = parent != NULL ? parent->time : 0;
-	if (parent != NULL && load_tree(&c, parent->tree, &parent_tree, err) < 0) {
+	if (parent != NULL && sp_bk_tree_load(repo, c.idx, parent->tree, &parent_tree, err) < 0) {
 		parent = NULL;
 		memset(&parent_tree, 0, sizeof parent_tree);
 	}

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "backup/bytes.h"
+#include "backup/tree.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
 
@@ -31,9 +32,7 @@ struct sp_bk_index {
 	uint8_t (*packs)[SP_BK_ID_LEN];
 	size_t n_packs, cap_packs;
 	struct table packtab;
-	/* The pack read last, kept open: restores read chunks in order. */
-	int fd;
-	uint32_t fd_pack;
+	struct sp_bk_reader reader; /* for sp_bk_blob_load */
 };
 
 /* Where an id goes: SipHash of it under a key of this process.  Ids
@@ -106,7 +105,7 @@ struct sp_bk_index *sp_bk_index_new(void)
 
 	if (idx == NULL)
 		abort();
-	idx->fd = -1;
+	idx->reader.fd = -1;
 	table_reserve(&idx->blobs, 0, blob_id_at, idx);
 	table_reserve(&idx->packtab, 0, pack_id_at, idx);
 	return idx;
@@ -116,8 +115,7 @@ void sp_bk_index_free(struct sp_bk_index *idx)
 {
 	if (idx == NULL)
 		return;
-	if (idx->fd >= 0)
-		close(idx->fd);
+	sp_bk_reader_close(&idx->reader);
 	free(idx->entries);
 	free(idx->blobs.slots);
 	free(idx->packs);
@@ -285,7 +283,7 @@ int sp_bk_index_decode(const uint8_t *buf, size_t len, struct sp_bk_index *idx, 
 			loc.stored_len = sp_bk_get32(p + 5 + SP_BK_ID_LEN);
 			loc.raw_len = sp_bk_get32(p + 9 + SP_BK_ID_LEN);
 			if ((loc.type != SP_BK_BLOB_DATA && loc.type != SP_BK_BLOB_TREE) || loc.offset < MAGIC_LEN ||
-			    loc.stored_len < 1 || loc.stored_len > SP_BK_STORED_MAX || loc.raw_len > SP_BK_CHUNK_MAX_ANY)
+			    loc.stored_len < 1 || loc.stored_len > SP_BK_STORED_MAX || loc.raw_len > SP_BK_BLOB_MAX)
 				return sp_fail(err, SP_ERR_RUNTIME, "index: pack %u, blob %u: bad type, place or length",
 					       k, i);
 			sp_bk_index_add(idx, pack, &loc);
@@ -361,30 +359,28 @@ int sp_bk_index_load(struct sp_bk_repo *repo, struct sp_bk_index *idx, struct sp
 	}
 	if (sp_bk_repo_list(repo, "packs", &packs, err) < 0)
 		goto out;
-	{
-		for (size_t i = 0; packs[i] != NULL; i++) {
-			uint8_t name[SP_BK_ID_LEN];
-			struct sp_bk_blob_loc *locs = NULL;
-			size_t n = 0;
-			uint32_t pack;
-			struct sp_err e;
+	for (size_t i = 0; packs[i] != NULL; i++) {
+		uint8_t name[SP_BK_ID_LEN];
+		struct sp_bk_blob_loc *locs = NULL;
+		size_t n = 0;
+		uint32_t pack;
+		struct sp_err e;
 
-			if (sp_bk_unhex(packs[i], name, sizeof name) < 0 || find_pack(idx, name) != EMPTY)
-				continue;
-			/* Numbered only once its trailer is read: the packs
-			 * found this way are exactly the last ones. */
-			if (sp_bk_pack_read_trailer(repo, packs[i], &locs, &n, &e) < 0) {
-				if (push(&r->unreadable_packs, packs[i], err) < 0)
-					goto out;
-				continue;
-			}
-			pack = sp_bk_index_pack(idx, name);
-			for (size_t k = 0; k < n; k++)
-				sp_bk_index_add(idx, pack, &locs[k]);
-			free(locs);
-			if (push(&r->recovered_packs, packs[i], err) < 0)
+		if (sp_bk_unhex(packs[i], name, sizeof name) < 0 || find_pack(idx, name) != EMPTY)
+			continue;
+		/* Numbered only once its trailer is read: the packs
+		 * found this way are exactly the last ones. */
+		if (sp_bk_pack_read_trailer(repo, packs[i], &locs, &n, &e) < 0) {
+			if (push(&r->unreadable_packs, packs[i], err) < 0)
 				goto out;
+			continue;
 		}
+		pack = sp_bk_index_pack(idx, name);
+		for (size_t k = 0; k < n; k++)
+			sp_bk_index_add(idx, pack, &locs[k]);
+		free(locs);
+		if (push(&r->recovered_packs, packs[i], err) < 0)
+			goto out;
 	}
 	ret = 0;
 out:
@@ -413,11 +409,9 @@ int sp_bk_pack_finish_into(struct sp_bk_pack_writer *w, struct sp_bk_index *idx,
 	return 0;
 }
 
-int sp_bk_blob_load(struct sp_bk_repo *repo, const struct sp_bk_index *cidx, const uint8_t id[SP_BK_ID_LEN],
-		    uint8_t type, uint8_t **plain, size_t *len, struct sp_err *err)
+int sp_bk_blob_read(struct sp_bk_repo *repo, const struct sp_bk_index *idx, struct sp_bk_reader *reader,
+		    const uint8_t id[SP_BK_ID_LEN], uint8_t type, uint8_t **plain, size_t *len, struct sp_err *err)
 {
-	/* Only the cached descriptor changes: reading is logically const. */
-	struct sp_bk_index *idx = (struct sp_bk_index *)cidx;
 	const struct sp_bk_index_entry *e = sp_bk_index_find(idx, id);
 	cleanup_free uint8_t *stored = NULL;
 	char name[2 * SP_BK_ID_LEN + 1], path[160];
@@ -429,23 +423,53 @@ int sp_bk_blob_load(struct sp_bk_repo *repo, const struct sp_bk_index *cidx, con
 		return sp_fail(err, SP_ERR_RUNTIME, "is a %s, not a %s", e->loc.type == SP_BK_BLOB_TREE ? "tree" : "chunk",
 			       type == SP_BK_BLOB_TREE ? "tree" : "chunk");
 	sp_bk_hex(idx->packs[e->pack], SP_BK_ID_LEN, name);
-	snprintf(path, sizeof path, "packs/%.2s/%s", name, name);
-	if (idx->fd < 0 || idx->fd_pack != e->pack) {
-		if (idx->fd >= 0)
-			close(idx->fd);
-		idx->fd = openat(repo->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (idx->fd < 0)
+	if (reader->fd < 0 || reader->pack != e->pack) {
+		sp_bk_reader_close(reader);
+		snprintf(path, sizeof path, "packs/%.2s/%s", name, name);
+		reader->fd = openat(repo->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (reader->fd < 0)
 			return sp_fail_errno(err, errno, "pack %.12s", name);
-		idx->fd_pack = e->pack;
+		reader->pack = e->pack;
 	}
 	stored = malloc(e->loc.stored_len);
 	if (stored == NULL)
 		return sp_fail_errno(err, ENOMEM, "blob");
-	r = pread(idx->fd, stored, e->loc.stored_len, e->loc.offset);
+	r = pread(reader->fd, stored, e->loc.stored_len, e->loc.offset);
 	if (r != (ssize_t)e->loc.stored_len)
 		return r < 0 ? sp_fail_errno(err, errno, "pack %.12s", name)
 			     : sp_fail(err, SP_ERR_RUNTIME, "pack %.12s is shorter than its index says", name);
 	if (sp_bk_blob_decode(&repo->keys, &e->loc, stored, plain, len, err) < 0)
 		return sp_err_wrap(err, "pack %.12s at %u", name, e->loc.offset);
+	return 0;
+}
+
+void sp_bk_reader_close(struct sp_bk_reader *reader)
+{
+	if (reader->fd >= 0)
+		close(reader->fd);
+	reader->fd = -1;
+}
+
+int sp_bk_blob_load(struct sp_bk_repo *repo, const struct sp_bk_index *cidx, const uint8_t id[SP_BK_ID_LEN],
+		    uint8_t type, uint8_t **plain, size_t *len, struct sp_err *err)
+{
+	/* Only the index's reader changes: reading is logically const. */
+	struct sp_bk_index *idx = (struct sp_bk_index *)cidx;
+
+	return sp_bk_blob_read(repo, idx, &idx->reader, id, type, plain, len, err);
+}
+
+int sp_bk_tree_load(struct sp_bk_repo *repo, const struct sp_bk_index *idx, const uint8_t id[SP_BK_ID_LEN],
+		    struct sp_bk_tree *tree, struct sp_err *err)
+{
+	cleanup_free uint8_t *buf = NULL;
+	char hex[2 * SP_BK_ID_LEN + 1];
+	size_t len;
+
+	if (sp_bk_blob_load(repo, idx, id, SP_BK_BLOB_TREE, &buf, &len, err) < 0 ||
+	    sp_bk_tree_decode(buf, len, tree, err) < 0) {
+		sp_bk_hex(id, SP_BK_ID_LEN, hex);
+		return sp_err_wrap(err, "tree %.12s", hex);
+	}
 	return 0;
 }

@@ -60,6 +60,23 @@ int sp_bk_index_load(struct sp_bk_repo *repo, struct sp_bk_index *idx, struct sp
  * and its blobs to IDX.  Frees W in every case. */
 int sp_bk_pack_finish_into(struct sp_bk_pack_writer *w, struct sp_bk_index *idx, struct sp_err *err);
 
+/* An open pack, kept between reads: a restore reads chunks in order.
+ * One per thread (the index keeps one for sp_bk_blob_load). */
+struct sp_bk_reader {
+	int fd;        /* -1: none open */
+	uint32_t pack;
+};
+
+/* Reads, unseals, decompresses and checks blob ID through READER. */
+int sp_bk_blob_read(struct sp_bk_repo *repo, const struct sp_bk_index *idx, struct sp_bk_reader *reader,
+		    const uint8_t id[SP_BK_ID_LEN], uint8_t type, uint8_t **plain, size_t *len, struct sp_err *err);
+void sp_bk_reader_close(struct sp_bk_reader *reader);
+
+/* The directory listing ID: loaded, checked and decoded (errors name it). */
+struct sp_bk_tree;
+int sp_bk_tree_load(struct sp_bk_repo *repo, const struct sp_bk_index *idx, const uint8_t id[SP_BK_ID_LEN],
+		    struct sp_bk_tree *tree, struct sp_err *err);
+
 /* Reads, unseals, decompresses and checks blob ID. */
 int sp_bk_blob_load(struct sp_bk_repo *repo, const struct sp_bk_index *idx, const uint8_t id[SP_BK_ID_LEN],
 		    uint8_t type, uint8_t **plain, size_t *len, struct sp_err *err);

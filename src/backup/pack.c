@@ -92,7 +92,7 @@ int sp_bk_blob_encode(const struct sp_bk_keys *keys, void *zctx, uint8_t type, c
 	cleanup_free uint8_t *z = NULL;
 	uint8_t ad[1 + SP_BK_ID_LEN], *out;
 
-	if (len > SP_BK_CHUNK_MAX_ANY)
+	if (len > SP_BK_BLOB_MAX)
 		return sp_fail(err, SP_ERR_RUNTIME, "blob of %zu bytes: larger than a blob may be", len);
 	z = malloc(bound > len + 1 ? bound : len + 1);
 	if (z == NULL)
@@ -284,7 +284,7 @@ static int parse_trailer(const struct sp_bk_keys *keys, const uint8_t *tail, siz
 		if ((v[i].type != SP_BK_BLOB_DATA && v[i].type != SP_BK_BLOB_TREE) || v[i].offset < MAGIC_LEN ||
 		    (uint64_t)v[i].offset + v[i].stored_len > blobs_end || v[i].stored_len < 1 ||
 		    v[i].stored_len > SP_BK_STORED_MAX ||
-		    v[i].raw_len > SP_BK_CHUNK_MAX_ANY) {
+		    v[i].raw_len > SP_BK_BLOB_MAX) {
 			free(v);
 			return sp_fail(err, SP_ERR_RUNTIME, "trailer: blob %u: bad type, place or length", i);
 		}

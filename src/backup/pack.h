@@ -23,12 +23,11 @@
 
 #define SP_BK_PACK_MAGIC "SPBKPK01"
 #define SP_BK_PACK_TARGET (16u * 1024 * 1024)
-#define SP_BK_BLOB_MAX (SP_BK_CHUNK_MAX_ANY)
 /* No blob (a chunk, or a tree) is larger: trees beyond it are refused. */
-#define SP_BK_CHUNK_MAX_ANY (64u * 1024 * 1024)
+#define SP_BK_BLOB_MAX (64u * 1024 * 1024)
 /* ... and none takes more than this stored (zstd's worst case for the
  * largest blob, a byte of encoding, the seal). */
-#define SP_BK_STORED_MAX (SP_BK_CHUNK_MAX_ANY + (1u << 20))
+#define SP_BK_STORED_MAX (SP_BK_BLOB_MAX + (1u << 20))
 
 enum sp_bk_blob_type {
 	SP_BK_BLOB_DATA = 1,

@@ -42,58 +42,11 @@ struct sp_bk_prefetch {
 	bool stop;
 };
 
-/* A thread's own open pack (the index's is the caller's). */
-struct reader {
-	struct sp_bk_prefetch *p;
-	int fd;
-	uint32_t fd_pack;
-};
-
-/* Reads and decodes one blob with the thread's own pack descriptor. */
-static int decode(struct reader *rd, const uint8_t id[SP_BK_ID_LEN], uint8_t **plain, size_t *len,
-		  struct sp_err *err)
-{
-	struct sp_bk_prefetch *p = rd->p;
-	const struct sp_bk_index_entry *e = sp_bk_index_find(p->idx, id);
-	uint8_t *stored;
-	char name[2 * SP_BK_ID_LEN + 1], path[160];
-	ssize_t r;
-	int ret;
-
-	if (e == NULL)
-		return sp_fail(err, SP_ERR_RUNTIME, "missing from the repository");
-	if (e->loc.type != SP_BK_BLOB_DATA)
-		return sp_fail(err, SP_ERR_RUNTIME, "is a tree, not a chunk");
-	sp_bk_hex(sp_bk_index_pack_name(p->idx, e->pack), SP_BK_ID_LEN, name);
-	if (rd->fd < 0 || rd->fd_pack != e->pack) {
-		if (rd->fd >= 0)
-			close(rd->fd);
-		snprintf(path, sizeof path, "packs/%.2s/%s", name, name);
-		rd->fd = openat(p->repo->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (rd->fd < 0)
-			return sp_fail_errno(err, errno, "pack %.12s", name);
-		rd->fd_pack = e->pack;
-	}
-	stored = malloc(e->loc.stored_len);
-	if (stored == NULL)
-		return sp_fail_errno(err, ENOMEM, "blob");
-	r = pread(rd->fd, stored, e->loc.stored_len, e->loc.offset);
-	if (r != (ssize_t)e->loc.stored_len) {
-		free(stored);
-		return r < 0 ? sp_fail_errno(err, errno, "pack %.12s", name)
-			     : sp_fail(err, SP_ERR_RUNTIME, "pack %.12s is shorter than its index says", name);
-	}
-	ret = sp_bk_blob_decode(&p->repo->keys, &e->loc, stored, plain, len, err);
-	free(stored);
-	if (ret < 0)
-		return sp_err_wrap(err, "pack %.12s at %u", name, e->loc.offset);
-	return 0;
-}
-
 static void *run(void *arg)
 {
 	struct sp_bk_prefetch *p = arg;
-	struct reader rd = { .p = p, .fd = -1 };
+	/* Its own open pack: the index's is the caller's. */
+	struct sp_bk_reader rd = { .fd = -1 };
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
@@ -118,7 +71,7 @@ static void *run(void *arg)
 		memcpy(id, s->id, sizeof id);
 		pthread_mutex_unlock(&p->lock);
 		sp_err_clear(&err);
-		rc = decode(&rd, id, &plain, &len, &err);
+		rc = sp_bk_blob_read(p->repo, p->idx, &rd, id, SP_BK_BLOB_DATA, &plain, &len, &err);
 		pthread_mutex_lock(&p->lock);
 		s->plain = plain;
 		s->len = len;
@@ -129,8 +82,7 @@ static void *run(void *arg)
 		/* Stopping: what is left asked is dropped by stop. */
 	}
 	pthread_mutex_unlock(&p->lock);
-	if (rd.fd >= 0)
-		close(rd.fd);
+	sp_bk_reader_close(&rd);
 	return NULL;
 }
 

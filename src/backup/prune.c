@@ -24,18 +24,15 @@
 static int mark_tree(struct sp_bk_repo *repo, const struct sp_bk_index *idx, struct sp_bk_index *used,
 		     const uint8_t id[SP_BK_ID_LEN], unsigned depth, struct sp_err *err)
 {
-	cleanup_free uint8_t *buf = NULL;
 	struct sp_bk_tree tree = { 0 };
 	struct sp_bk_blob_loc loc = { .type = SP_BK_BLOB_TREE };
-	size_t len;
 	int ret = -1;
 
 	if (sp_bk_index_find(used, id) != NULL)
 		return 0;
 	if (depth > 1024)
 		return sp_fail(err, SP_ERR_RUNTIME, "trees nested deeper than 1024");
-	if (sp_bk_blob_load(repo, idx, id, SP_BK_BLOB_TREE, &buf, &len, err) < 0 ||
-	    sp_bk_tree_decode(buf, len, &tree, err) < 0)
+	if (sp_bk_tree_load(repo, idx, id, &tree, err) < 0)
 		return -1;
 	memcpy(loc.id, id, SP_BK_ID_LEN);
 	sp_bk_index_add(used, 0, &loc);

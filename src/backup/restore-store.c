@@ -57,13 +57,9 @@ static int find_meta(struct sp_bk_repo *repo, const struct sp_bk_index *idx, con
 		     struct sp_err *err)
 {
 	uint8_t id[SP_BK_ID_LEN];
-	cleanup_free uint8_t *buf = NULL;
-	size_t len;
 
 	*node = NULL;
-	if (sp_bk_tree_lookup(repo, idx, root, path, id, err) < 0 ||
-	    sp_bk_blob_load(repo, idx, id, SP_BK_BLOB_TREE, &buf, &len, err) < 0 ||
-	    sp_bk_tree_decode(buf, len, holder, err) < 0)
+	if (sp_bk_tree_lookup(repo, idx, root, path, id, err) < 0 || sp_bk_tree_load(repo, idx, id, holder, err) < 0)
 		return -1;
 	for (size_t i = 0; i < holder->n; i++) {
 		if (strcmp(holder->nodes[i].name, name) == 0)

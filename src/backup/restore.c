@@ -136,21 +136,6 @@ static void path_pop(struct restore *r, size_t old)
 	r->path[old] = '\0';
 }
 
-static int load_tree(struct sp_bk_repo *repo, const struct sp_bk_index *idx, const uint8_t id[SP_BK_ID_LEN],
-		     struct sp_bk_tree *tree, struct sp_err *err)
-{
-	cleanup_free uint8_t *buf = NULL;
-	char hex[2 * SP_BK_ID_LEN + 1];
-	size_t len;
-
-	if (sp_bk_blob_load(repo, idx, id, SP_BK_BLOB_TREE, &buf, &len, err) < 0 ||
-	    sp_bk_tree_decode(buf, len, tree, err) < 0) {
-		sp_bk_hex(id, SP_BK_ID_LEN, hex);
-		return sp_err_wrap(err, "tree %.12s", hex);
-	}
-	return 0;
-}
-
 /* ---- Contents ---- */
 
 static bool is_zero(const uint8_t *p, size_t n)
@@ -630,7 +615,7 @@ static int restore_entries(struct restore *r, int *dirfd, const uint8_t id[SP_BK
 	struct sp_bk_tree tree = { 0 };
 	int ret = -1;
 
-	if (load_tree(r->repo, r->idx, id, &tree, err) < 0)
+	if (sp_bk_tree_load(r->repo, r->idx, id, &tree, err) < 0)
 		return r->len > 0 ? at(r, err) : -1;
 	ahead.tree = &tree;
 	for (size_t i = 0; i < tree.n; i++) {
@@ -730,7 +715,7 @@ int sp_bk_tree_lookup(struct sp_bk_repo *repo, const struct sp_bk_index *idx, co
 
 		if (n == 0 || (slash && slash[1] == '\0'))
 			return sp_fail(err, SP_ERR_USAGE, "%s: an empty path component", shown(path, buf, sizeof buf));
-		if (load_tree(repo, idx, cur, &tree, err) < 0)
+		if (sp_bk_tree_load(repo, idx, cur, &tree, err) < 0)
 			return sp_err_wrap(err, "look up %s", shown(path, buf, sizeof buf));
 		for (size_t i = 0; i < tree.n && !found; i++) {
 			if (strncmp(tree.nodes[i].name, p, n) == 0 && tree.nodes[i].name[n] == '\0')

@@ -26,6 +26,8 @@ struct verify {
 	struct sp_bk_index *idx;
 	struct sp_bk_index *bad;   /* blobs found damaged or missing */
 	struct sp_bk_index *clean; /* trees whose whole subtree is sound */
+	size_t *by_pack, *pack_start; /* entry numbers grouped by pack: pack P's
+				       * are by_pack[pack_start[P] .. pack_start[P + 1]) */
 	struct sp_bk_index *seen;  /* trees walked in this snapshot: a forged
 				    * one may name one subtree a million times */
 	FILE *out;
@@ -77,10 +79,8 @@ static const char *pack_of(struct verify *v, const uint8_t *id, char *buf)
 /* Walks tree ID at PATH; returns true when all of it is sound. */
 static bool walk(struct verify *v, const uint8_t id[SP_BK_ID_LEN], char *path, size_t pathlen, unsigned depth)
 {
-	cleanup_free uint8_t *buf = NULL;
 	struct sp_bk_tree tree = { 0 };
 	struct sp_err err;
-	size_t len;
 	bool sound = true;
 	char pk[2 * SP_BK_ID_LEN + 1];
 
@@ -90,8 +90,7 @@ static bool walk(struct verify *v, const uint8_t id[SP_BK_ID_LEN], char *path, s
 		return false; /* unsound, and reported where it was first met */
 	mark(v->seen, id);
 	if (depth > 1024 || sp_bk_index_find(v->bad, id) != NULL ||
-	    sp_bk_blob_load(v->repo, v->idx, id, SP_BK_BLOB_TREE, &buf, &len, &err) < 0 ||
-	    sp_bk_tree_decode(buf, len, &tree, &err) < 0) {
+	    sp_bk_tree_load(v->repo, v->idx, id, &tree, &err) < 0) {
 		char what[1200];
 
 		if (sp_bk_index_find(v->bad, id) != NULL)
@@ -177,14 +176,12 @@ static int read_pack(struct verify *v, uint32_t pack, unsigned *problems, struct
 		}
 	}
 	sp_bk_progress_add(&v->progress, 0, got);
-	for (size_t i = 0; i < sp_bk_index_count(v->idx); i++) {
-		const struct sp_bk_index_entry *e = sp_bk_index_at(v->idx, i);
+	for (size_t k = v->pack_start[pack]; k < v->pack_start[pack + 1]; k++) {
+		const struct sp_bk_index_entry *e = sp_bk_index_at(v->idx, v->by_pack[k]);
 		cleanup_free uint8_t *plain = NULL;
 		size_t len;
 		struct sp_err e2;
 
-		if (e->pack != pack)
-			continue;
 		total++;
 		if (buf == NULL || (uint64_t)e->loc.offset + e->loc.stored_len > got ||
 		    sp_bk_blob_decode(&v->repo->keys, &e->loc, buf + e->loc.offset, &plain, &len, &e2) < 0) {
@@ -213,6 +210,25 @@ static int read_pack(struct verify *v, uint32_t pack, unsigned *problems, struct
 	return 0;
 }
 
+/* Groups the index's entries by pack (a counting sort), so that each
+ * pack's are found without a pass over all of them. */
+static int group_by_pack(struct verify *v)
+{
+	size_t np = sp_bk_index_pack_count(v->idx), n = sp_bk_index_count(v->idx);
+
+	v->pack_start = calloc(np + 2, sizeof *v->pack_start);
+	v->by_pack = calloc(n + 1, sizeof *v->by_pack);
+	if (v->pack_start == NULL || v->by_pack == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		v->pack_start[sp_bk_index_at(v->idx, i)->pack + 2]++;
+	for (size_t p = 2; p < np + 2; p++)
+		v->pack_start[p] += v->pack_start[p - 1];
+	for (size_t i = 0; i < n; i++)
+		v->by_pack[v->pack_start[sp_bk_index_at(v->idx, i)->pack + 1]++] = i;
+	return 0;
+}
+
 static int check_pack_sizes(struct verify *v, unsigned *problems)
 {
 	size_t np = sp_bk_index_pack_count(v->idx);
@@ -236,12 +252,8 @@ static int check_pack_sizes(struct verify *v, unsigned *problems)
 		if (fstatat(v->repo->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0 || (uint64_t)st.st_size < need[p]) {
 			fprintf(v->out, "pack %s: %s\n", name, errno == ENOENT ? "missing" : "shorter than its index says");
 			++*problems;
-			for (size_t i = 0; i < sp_bk_index_count(v->idx); i++) {
-				const struct sp_bk_index_entry *e = sp_bk_index_at(v->idx, i);
-
-				if (e->pack == p)
-					mark(v->bad, e->loc.id);
-			}
+			for (size_t k = v->pack_start[p]; k < v->pack_start[p + 1]; k++)
+				mark(v->bad, sp_bk_index_at(v->idx, v->by_pack[k])->loc.id);
 		}
 	}
 	free(need);
@@ -276,7 +288,7 @@ int sp_bk_verify(struct sp_bk_repo *repo, bool read_data, bool quiet, FILE *out,
 		fprintf(out, "pack %s: in no index, and its trailer is damaged\n", rep.unreadable_packs[i]);
 		problems++;
 	}
-	if (check_pack_sizes(&v, &problems) < 0) {
+	if (group_by_pack(&v) < 0 || check_pack_sizes(&v, &problems) < 0) {
 		sp_fail_errno(err, ENOMEM, "verify");
 		goto out;
 	}
@@ -341,5 +353,7 @@ out:
 	sp_bk_index_free(v.bad);
 	sp_bk_index_free(v.clean);
 	sp_bk_index_free(v.seen);
+	free(v.by_pack);
+	free(v.pack_start);
 	return ret;
 }
