@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/netdesc.h"
 #include "vm/shares.h"
 #include "plan/plan.h"
 #include "sandbox/idrange.h"
@@ -75,15 +76,12 @@ static void print_limit(const char *what, unsigned long long v, bool size)
 	printf("  %-8s %s\n", what, buf);
 }
 
-static void print_env_limits(const struct sp_plan *plan)
+static void print_env_limits(const struct sp_plan *plan, const struct sp_config *cfg, const struct sp_instance *inst)
 {
 	printf("\nenvironment (nothing else of the host's)\n");
 	for (size_t i = 0; plan->envp[i]; i++)
 		printf("  %s\n", plan->envp[i]);
-	if (plan->isolation == SP_ISOLATION_VM)
-		printf("\nnetwork    none: the guest has no network device, loopback only\n");
-	else
-		printf("\nnetwork    none: loopback only, in its own network namespace\n");
+	sp_cli_net_print(cfg, inst);
 	printf("\nlimits\n");
 	print_limit("memory", plan->limits.memory_bytes, true);
 	if (plan->limits.cpu_quota_us)
@@ -129,7 +127,8 @@ static bool shown_for(const struct sp_plan *plan, const struct sp_mount *m)
 	       !(strncmp(m->target, "/proc", 5) == 0 && (m->target[5] == '/' || !m->target[5]));
 }
 
-static void print_text(const struct sp_plan *plan, const struct sp_store *store)
+static void print_text(const struct sp_plan *plan, const struct sp_store *store, const struct sp_config *cfg,
+		       const struct sp_instance *inst)
 {
 	size_t nrules;
 	const struct sp_seccomp_rule_desc *rules = sp_seccomp_rules(&nrules);
@@ -160,7 +159,7 @@ static void print_text(const struct sp_plan *plan, const struct sp_store *store)
 		       source_text(plan, m, buf, sizeof buf, store));
 	}
 	if (plan->isolation == SP_ISOLATION_VM) {
-		print_env_limits(plan);
+		print_env_limits(plan, cfg, inst);
 		print_vm(plan);
 		return;
 	}
@@ -168,7 +167,7 @@ static void print_text(const struct sp_plan *plan, const struct sp_store *store)
 	for (size_t i = 0; i < plan->n_mounts; i++)
 		if (plan->mounts[i].kind == SP_MNT_MASK || plan->mounts[i].kind == SP_MNT_RO_REMOUNT)
 			printf(" %s", plan->mounts[i].target);
-	print_env_limits(plan);
+	print_env_limits(plan, cfg, inst);
 	printf("\nconfinement\n  namespaces    ");
 	for (size_t i = 0; i < sizeof namespaces / sizeof namespaces[0]; i++)
 		printf("%s%s", i ? ", " : "", namespaces[i]);
@@ -186,7 +185,8 @@ static void print_text(const struct sp_plan *plan, const struct sp_store *store)
 		printf("    %-32s %s\n", rules[i].what, rules[i].why);
 }
 
-static json_t *plan_json(const struct sp_plan *plan, const struct sp_store *store)
+static json_t *plan_json(const struct sp_plan *plan, const struct sp_store *store, const struct sp_config *cfg,
+			 const struct sp_instance *inst)
 {
 	json_t *o = json_object(), *a;
 	size_t nrules;
@@ -230,7 +230,7 @@ static json_t *plan_json(const struct sp_plan *plan, const struct sp_store *stor
 						   writable(m) ? "rw" : "ro"));
 	}
 	json_object_set_new(o, "mounts", a);
-	json_object_set_new(o, "network", json_string("none"));
+	json_object_set_new(o, "network", sp_cli_net_json(cfg, inst));
 	json_object_set_new(o, "limits",
 			    json_pack("{s:I, s:I, s:I, s:I}", "memory_bytes", (json_int_t)plan->limits.memory_bytes,
 				      "cpu_quota_us", (json_int_t)plan->limits.cpu_quota_us, "cpu_period_us",
@@ -283,12 +283,12 @@ int sp_cmd_inspect(const struct sp_cli *cli, int argc, char **argv, struct sp_er
 		goto out_store;
 	}
 	if (json) {
-		json_t *o = plan_json(&plan, &store);
+		json_t *o = plan_json(&plan, &store, &cfg, inst);
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(o);
 	} else {
-		print_text(&plan, &store);
+		print_text(&plan, &store, &cfg, inst);
 	}
 	ret = 0;
 	sp_plan_free(&plan);

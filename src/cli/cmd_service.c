@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/netdesc.h"
 #include "supervise/supervise.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
@@ -87,6 +88,16 @@ static int start_one(struct ctx *c, const char *name, struct sp_err *err)
 	int status;
 	pid_t pid;
 
+	/* A client's link is made at its start, into its provider. */
+	if (inst->net.provider) {
+		if (sp_sv_status(&c->sv, inst->net.provider, &st, err) < 0)
+			return -1;
+		if (st.state != SP_SV_UP) {
+			printf("%s: starting its net provider %s first\n", name, inst->net.provider);
+			if (start_one(c, inst->net.provider, err) < 0)
+				return sp_err_wrap(err, "%s: its net provider", name);
+		}
+	}
 	if (sp_sv_install(&c->sv, inst, err) < 0)
 		return -1;
 	if (sp_sv_status(&c->sv, name, &st, err) < 0)
@@ -110,6 +121,22 @@ static bool is_running(const struct sp_sv_status *st)
 	return st->supervised && (st->want_up || st->state == SP_SV_UP || st->state == SP_SV_STARTING);
 }
 
+/* A provider stopped: its running clients' links went with it. */
+static void report_clients(struct ctx *c, const char *provider)
+{
+	struct sp_sv_status st;
+	struct sp_err ignored;
+
+	for (size_t i = 0; i < c->cfg.n_instances; i++) {
+		const struct sp_instance *inst = &c->cfg.instances[i];
+
+		if (inst->net.provider && strcmp(inst->net.provider, provider) == 0 &&
+		    sp_sv_status(&c->sv, inst->name, &st, &ignored) == 0 && is_running(&st))
+			printf("%s: no network now (its provider %s stopped; restart it after %s)\n", inst->name,
+			       provider, provider);
+	}
+}
+
 /* Stops NAME; an instance no longer in the configuration also loses its
  * service directory. */
 static int stop_one(struct ctx *c, const char *what, const char *name, bool must_run, struct sp_err *err)
@@ -123,6 +150,8 @@ static int stop_one(struct ctx *c, const char *what, const char *name, bool must
 			return sp_fail(err, SP_ERR_RUNTIME, "%s: %s is not running", what, name);
 	} else if (sp_sv_stop(&c->sv, name, err) < 0) {
 		return sp_err_wrap(err, "%s", what);
+	} else {
+		report_clients(c, name);
 	}
 	if (!sp_config_find(&c->cfg, name) && sp_sv_uninstall(&c->sv, name, err) < 0)
 		return sp_err_wrap(err, "%s", what);
@@ -217,6 +246,7 @@ struct row {
 	struct sp_sv_status st;
 	bool have_mem;
 	uint64_t mem;
+	bool connected; /* a client whose link to its provider is there */
 };
 
 static void format_uptime(long long s, char *buf, size_t n)
@@ -246,13 +276,33 @@ static const char *isolation_name(enum sp_isolation i)
 	return i == SP_ISOLATION_VM ? "vm" : "container";
 }
 
+static bool alive(const struct sp_sv_status *st)
+{
+	return st->state == SP_SV_UP || st->state == SP_SV_STARTING;
+}
+
+/* A client's link goes with its provider's namespace and is made when the
+ * client starts: it is there while both run and the provider started
+ * first. */
+static void mark_connected(const struct sp_config *cfg, struct row *rows)
+{
+	for (size_t i = 0; i < cfg->n_instances; i++) {
+		const struct sp_instance *p = rows[i].inst->net.provider ? sp_config_find(cfg, rows[i].inst->net.provider)
+									 : NULL;
+		const struct row *pr = p ? &rows[p - cfg->instances] : NULL;
+
+		rows[i].connected = pr && alive(&rows[i].st) && pr->st.state == SP_SV_UP &&
+				    pr->st.uptime >= rows[i].st.uptime;
+	}
+}
+
 static void print_table(const struct row *rows, size_t n)
 {
-	printf("%-24s %-10s %-18s %8s %8s %8s %-8s %s\n", "NAME", "ISOLATION", "STATE", "PID", "UPTIME", "MEMORY",
+	printf("%-24s %-10s %-18s %8s %8s %8s %-28s %s\n", "NAME", "ISOLATION", "STATE", "PID", "UPTIME", "MEMORY",
 	       "NETWORK", "GRANTS");
 	for (size_t i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
-		char state[64], pid[16] = "-", up[32] = "-", mem[32] = "-";
+		char state[64], pid[16] = "-", up[32] = "-", mem[32] = "-", net[96];
 		bool alive = r->st.state == SP_SV_UP || r->st.state == SP_SV_STARTING;
 
 		if (r->st.state == SP_SV_FAILED && r->st.have_exit)
@@ -265,14 +315,15 @@ static void print_table(const struct row *rows, size_t n)
 			format_uptime(r->st.uptime, up, sizeof up);
 		if (r->have_mem)
 			format_mem(r->mem, mem, sizeof mem);
-		printf("%-24s %-10s %-18s %8s %8s %8s %-8s %zu\n", r->inst->name, isolation_name(r->inst->isolation),
-		       state, pid, up, mem, "none", r->inst->n_data);
+		sp_cli_net_short(r->inst, r->connected, net, sizeof net);
+		printf("%-24s %-10s %-18s %8s %8s %8s %-28s %zu\n", r->inst->name, isolation_name(r->inst->isolation),
+		       state, pid, up, mem, net, r->inst->n_data);
 	}
 }
 
 static const char *const restart_words[] = { "no", "on-failure", "always" };
 
-static int print_json(const struct row *rows, size_t n, struct sp_err *err)
+static int print_json(const struct sp_config *cfg, const struct row *rows, size_t n, struct sp_err *err)
 {
 	json_t *arr = json_array();
 	char *text;
@@ -282,13 +333,17 @@ static int print_json(const struct row *rows, size_t n, struct sp_err *err)
 	for (size_t i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
 		bool alive = r->st.state == SP_SV_UP || r->st.state == SP_SV_STARTING;
-		json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:I, s:o, s:s, s:b, s:I}",
+		json_t *net = sp_cli_net_json(cfg, r->inst);
+
+		if (net && r->inst->net.provider)
+			json_object_set_new(net, "connected", json_boolean(r->connected));
+		json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:o, s:s, s:b, s:I}",
 				      "name", r->inst->name, "isolation", isolation_name(r->inst->isolation),
 				      "state", sp_sv_state_name(r->st.state),
 				      "pid", r->st.pid > 0 ? json_integer(r->st.pid) : json_null(),
 				      "uptime", alive ? json_integer(r->st.uptime) : json_null(),
 				      "memory", r->have_mem ? json_integer((json_int_t)r->mem) : json_null(),
-				      "network", "none", "grants", (json_int_t)r->inst->n_data,
+				      "network", net, "grants", (json_int_t)r->inst->n_data,
 				      "last_exit", r->st.have_exit ? json_integer(r->st.last_exit) : json_null(),
 				      "restart", restart_words[r->inst->restart], "autostart", r->inst->autostart,
 				      "stop_timeout", (json_int_t)r->inst->stop_timeout);
@@ -339,7 +394,8 @@ int sp_cmd_list(const struct sp_cli *cli, int argc, char **argv, struct sp_err *
 		if (r->st.pid > 0)
 			r->have_mem = sp_sv_memory(r->st.pid, &r->mem);
 	}
-	if (json ? print_json(rows, c.cfg.n_instances, err) < 0 : (print_table(rows, c.cfg.n_instances), 0))
+	mark_connected(&c.cfg, rows);
+	if (json ? print_json(&c.cfg, rows, c.cfg.n_instances, err) < 0 : (print_table(rows, c.cfg.n_instances), 0))
 		goto out;
 	ret = 0;
 out:

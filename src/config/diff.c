@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config/diff.h"
+#include "net/addr.h"
 
 static const char *const restart_names[] = { "no", "on-failure", "always" };
 
@@ -113,6 +114,36 @@ static const char *env_get(const struct sp_instance *i, const char *key)
 	return NULL;
 }
 
+/* All of an instance's network in one line: any difference restarts it
+ * (its links and rules are made at start). */
+static void net_text(const struct sp_instance *i, char *buf, size_t n)
+{
+	const struct sp_net *net = &i->net;
+	char mac[18], rule[64];
+	size_t len;
+
+	if (i->provides_net) {
+		snprintf(buf, n, "provider (uplink %s)", i->uplink == SP_UPLINK_HOST ? "host" : "none");
+		return;
+	}
+	if (!net->provider) {
+		snprintf(buf, n, "none");
+		return;
+	}
+	sp_net_mac_text(net->mac, mac);
+	len = (size_t)snprintf(buf, n, "client of %s (MAC %s", net->provider, mac);
+	for (size_t k = 0; k < net->n_peers && len < n; k++)
+		len += (size_t)snprintf(buf + len, n - len, "%s%s", k ? ", " : ", peers ", net->peers[k].name);
+	if (!net->allow_any && len < n)
+		len += (size_t)snprintf(buf + len, n - len, ", allow [");
+	for (size_t k = 0; !net->allow_any && k < net->n_allow && len < n; k++) {
+		sp_net_allow_text(&net->allow[k], rule, sizeof rule);
+		len += (size_t)snprintf(buf + len, n - len, "%s%s", k ? ", " : "", rule);
+	}
+	if (len < n)
+		snprintf(buf + len, n - len, "%s)", net->allow_any ? "" : "]");
+}
+
 static int compare(const struct sp_instance *a, const struct sp_instance *b, struct sp_instance_diff *d)
 {
 	char **v = NULL;
@@ -184,6 +215,10 @@ static int compare(const struct sp_instance *a, const struct sp_instance *b, str
 		if (strcmp(k1, k2) != 0)
 			r |= say(&v, "VM kernel changed from %s to %s", k1, k2);
 	}
+	net_text(a, x, sizeof x);
+	net_text(b, y, sizeof y);
+	if (strcmp(x, y) != 0)
+		r |= say(&v, "network changed from %s to %s", x, y);
 	r |= limit(&v, "memory", a->resources.memory, b->resources.memory, true);
 	r |= limit(&v, "pids", a->resources.pids, b->resources.pids, false);
 	if (a->resources.cpus != b->resources.cpus) {

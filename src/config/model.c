@@ -27,6 +27,11 @@ static void free_instance(struct sp_instance *inst)
 		free(inst->env[i].value);
 	}
 	free(inst->env);
+	free(inst->net.provider);
+	for (size_t i = 0; i < inst->net.n_peers; i++)
+		free(inst->net.peers[i].name);
+	free(inst->net.peers);
+	free(inst->net.allow);
 }
 
 void sp_config_free(struct sp_config *cfg)

@@ -60,6 +60,47 @@ struct sp_vm {
 /* What a VM instance's cgroup needs above the guest's RAM. */
 #define SP_VM_OVERHEAD ((uint64_t)96 << 20)
 
+/* One entry of a client's egress policy ("tcp/443", "udp/53",
+ * "tcp/22@192.0.2.0/24", "icmp"): what the client may send through its
+ * provider's uplink. */
+enum sp_net_proto {
+	SP_NET_TCP,
+	SP_NET_UDP,
+	SP_NET_ICMP,
+};
+
+struct sp_net_allow {
+	enum sp_net_proto proto;
+	uint16_t port_lo, port_hi; /* tcp/udp; equal for one port */
+	uint32_t addr;             /* destination network, host byte order */
+	uint8_t prefix;            /* 0: any destination */
+};
+
+/* A declared peer of a client: another client of the same provider that
+ * lists it back. */
+struct sp_net_peer {
+	char *name;
+	uint8_t mac[6];
+};
+
+/* The network of a client ("net": {"provider": NAME, ...}).  PROVIDER is
+ * NULL for "net": "none".  The MAC is assigned once the whole
+ * configuration is read (it depends on the provider's other clients). */
+struct sp_net {
+	char *provider;
+	struct sp_net_peer *peers;
+	size_t n_peers;
+	bool allow_any;            /* no "allow": anything through the uplink */
+	struct sp_net_allow *allow;
+	size_t n_allow;
+	uint8_t mac[6];
+};
+
+enum sp_uplink {
+	SP_UPLINK_NONE,
+	SP_UPLINK_HOST, /* the host's network, through NAT */
+};
+
 struct sp_instance {
 	char *name;
 	enum sp_isolation isolation;
@@ -75,6 +116,9 @@ struct sp_instance {
 	bool autostart;
 	unsigned stop_timeout; /* seconds from SIGTERM to SIGKILL on stop, 1..3600 */
 	struct sp_vm vm;       /* isolation "vm" only; defaults filled in */
+	struct sp_net net;
+	bool provides_net;     /* "provides": ["net"] */
+	enum sp_uplink uplink; /* providers only */
 };
 
 #define SP_STOP_TIMEOUT_DEFAULT 10
@@ -109,6 +153,10 @@ const struct sp_instance *sp_config_find(const struct sp_config *cfg, const char
 
 /* True when NAME matches [a-z0-9][a-z0-9-]{0,62}. */
 bool sp_name_valid(const char *name);
+
+/* The text of an egress rule as the configuration writes it ("tcp/443",
+ * "tcp/22@192.0.2.0/24"); OUT: at least 48 bytes. */
+void sp_net_allow_text(const struct sp_net_allow *a, char *out, size_t n);
 
 /* Parses a size: digits with an optional binary suffix K, M, G or T
  * ("256M"), or plain bytes.  Returns 0, or -1 for anything else,

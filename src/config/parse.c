@@ -10,24 +10,14 @@
 #include <string.h>
 
 #include "config/model.h"
+#include "config/parse-internal.h"
 #include "config/validate.h"
 #include "util/err.h"
 #include "util/json.h"
 
-#define KEY_PATH_MAX 400
-#define KEY_SHOWN_MAX 64    /* bytes of one key shown in a key path */
-#define VALUE_SHOWN_MAX 64  /* bytes of a value shown in a message */
-#define VALUE_BUF (VALUE_SHOWN_MAX * 4 + 8)
 #define MEMORY_MIN ((uint64_t)1 << 20)
 #define CPUS_MAX 1024.0
 #define PIDS_MAX 4194304 /* the kernel's pid_max limit */
-
-struct ctx {
-	const char *file;
-	struct sp_err *err;
-	char path[KEY_PATH_MAX];
-	size_t len;
-};
 
 static bool is_control(char ch)
 {
@@ -50,9 +40,9 @@ static void path_puts(struct ctx *c, const char *s)
 
 /* Keys come from the file: control characters become '?' so that the
  * message stays on one line, and a very long key is cut short.  Each
- * push returns the length to give back to pop(); on an error the walk
+ * push returns the length to give back to cfg_pop(); on an error the walk
  * ends, so error paths do not pop. */
-static size_t push_key(struct ctx *c, const char *key)
+size_t cfg_push_key(struct ctx *c, const char *key)
 {
 	size_t old = c->len, i;
 
@@ -65,7 +55,7 @@ static size_t push_key(struct ctx *c, const char *key)
 	return old;
 }
 
-static size_t push_index(struct ctx *c, size_t index)
+size_t cfg_push_index(struct ctx *c, size_t index)
 {
 	size_t old = c->len;
 	char buf[32];
@@ -75,14 +65,14 @@ static size_t push_index(struct ctx *c, size_t index)
 	return old;
 }
 
-static void pop(struct ctx *c, size_t old)
+void cfg_pop(struct ctx *c, size_t old)
 {
 	c->len = old;
 	c->path[old] = '\0';
 }
 
 /* S quoted for a message: escaped, on one line, and cut short. */
-static const char *shown(char buf[static VALUE_BUF], const char *s)
+const char *cfg_shown(char buf[static VALUE_BUF], const char *s)
 {
 	size_t n = 0, i;
 
@@ -108,8 +98,7 @@ static const char *shown(char buf[static VALUE_BUF], const char *s)
 	return buf;
 }
 
-__attribute__((format(printf, 2, 3)))
-static int fail(struct ctx *c, const char *fmt, ...)
+int cfg_fail(struct ctx *c, const char *fmt, ...)
 {
 	char what[sizeof c->err->msg];
 	va_list ap;
@@ -122,16 +111,16 @@ static int fail(struct ctx *c, const char *fmt, ...)
 	return sp_fail(c->err, SP_ERR_USAGE, "%s: %s: %s", c->file, c->path, what);
 }
 
-static int oom(struct ctx *c)
+int cfg_oom(struct ctx *c)
 {
 	return sp_fail_errno(c->err, ENOMEM, "%s", c->file);
 }
 
-static int copy_string(struct ctx *c, char **dst, const char *s)
+int cfg_copy_string(struct ctx *c, char **dst, const char *s)
 {
 	free(*dst);
 	*dst = strdup(s);
-	return *dst ? 0 : oom(c);
+	return *dst ? 0 : cfg_oom(c);
 }
 
 static int parse_isolation(struct ctx *c, json_t *v, struct sp_instance *inst)
@@ -146,39 +135,7 @@ static int parse_isolation(struct ctx *c, json_t *v, struct sp_instance *inst)
 		inst->isolation = SP_ISOLATION_VM;
 		return 0;
 	}
-	return fail(c, "expected \"container\" or \"vm\"");
-}
-
-/* Keys of the design that no engine carries out yet: refused outright so
- * that nobody believes an instance is a VM or a network provider. */
-static int parse_unsupported(struct ctx *c, json_t *v, struct sp_instance *inst)
-{
-	(void)v;
-	(void)inst;
-	return fail(c, "not supported yet");
-}
-
-static int parse_net(struct ctx *c, json_t *v, struct sp_instance *inst)
-{
-	const char *s = sp_json_text(v), *key;
-	json_t *val;
-
-	(void)inst;
-	if (s && strcmp(s, "none") == 0)
-		return 0;
-	val = json_is_object(v) ? json_object_get(v, "provider") : NULL;
-	if (!val)
-		return fail(c, "expected \"none\" or {\"provider\": NAME}");
-	json_object_foreach(v, key, val) {
-		if (strcmp(key, "provider") != 0) {
-			push_key(c, key);
-			return fail(c, "unknown key");
-		}
-	}
-	push_key(c, "provider");
-	if (!sp_json_text(json_object_get(v, "provider")))
-		return fail(c, "expected the name of an instance");
-	return fail(c, "not supported yet");
+	return cfg_fail(c, "expected \"container\" or \"vm\"");
 }
 
 /* Index of the first element before END of array V equal to string S. */
@@ -201,27 +158,27 @@ static int parse_software(struct ctx *c, json_t *v, struct sp_instance *inst)
 	char buf[VALUE_BUF];
 
 	if (!json_is_array(v) || n == 0)
-		return fail(c, "expected a non-empty list of Nix store paths or \"host\"");
+		return cfg_fail(c, "expected a non-empty list of Nix store paths or \"host\"");
 	inst->store_paths = calloc(n + 1, sizeof *inst->store_paths);
 	if (!inst->store_paths)
-		return oom(c);
+		return cfg_oom(c);
 	for (size_t i = 0; i < n; i++) {
 		const char *s = sp_json_text(json_array_get(v, i));
-		size_t old = push_index(c, i), first;
+		size_t old = cfg_push_index(c, i), first;
 
 		if (!s)
-			return fail(c, "expected \"host\" or a Nix store path");
+			return cfg_fail(c, "expected \"host\" or a Nix store path");
 		if (find_earlier(v, i, s, &first))
-			return fail(c, "duplicate %s (also software[%zu])", shown(buf, s), first);
+			return cfg_fail(c, "duplicate %s (also software[%zu])", cfg_shown(buf, s), first);
 		if (strcmp(s, "host") == 0) {
 			inst->software_host = true;
 		} else if (!sp_store_path_valid(s)) {
-			return fail(c, "expected \"host\" or a Nix store path "
-				    "\"/nix/store/<hash>-<name>\", got %s", shown(buf, s));
-		} else if (copy_string(c, &inst->store_paths[k++], s) < 0) {
+			return cfg_fail(c, "expected \"host\" or a Nix store path "
+				    "\"/nix/store/<hash>-<name>\", got %s", cfg_shown(buf, s));
+		} else if (cfg_copy_string(c, &inst->store_paths[k++], s) < 0) {
 			return -1;
 		}
-		pop(c, old);
+		cfg_pop(c, old);
 	}
 	return 0;
 }
@@ -231,19 +188,19 @@ static int parse_command(struct ctx *c, json_t *v, struct sp_instance *inst)
 	size_t n = json_array_size(v);
 
 	if (!json_is_array(v) || n == 0)
-		return fail(c, "expected a non-empty list of strings (the program and its arguments)");
+		return cfg_fail(c, "expected a non-empty list of strings (the program and its arguments)");
 	inst->command = calloc(n + 1, sizeof *inst->command);
 	if (!inst->command)
-		return oom(c);
+		return cfg_oom(c);
 	for (size_t i = 0; i < n; i++) {
 		const char *s = sp_json_text(json_array_get(v, i));
-		size_t old = push_index(c, i);
+		size_t old = cfg_push_index(c, i);
 
 		if (!s || s[0] == '\0')
-			return fail(c, "expected a non-empty string");
-		if (copy_string(c, &inst->command[i], s) < 0)
+			return cfg_fail(c, "expected a non-empty string");
+		if (cfg_copy_string(c, &inst->command[i], s) < 0)
 			return -1;
-		pop(c, old);
+		cfg_pop(c, old);
 	}
 	return 0;
 }
@@ -253,11 +210,11 @@ static int grant_path(struct ctx *c, json_t *v, struct sp_grant *g)
 	const char *s = sp_json_text(v), *why;
 
 	if (!s)
-		return fail(c, "expected a path relative to the data directory");
+		return cfg_fail(c, "expected a path relative to the data directory");
 	why = sp_check_grant_path(s);
 	if (why)
-		return fail(c, "%s", why);
-	return copy_string(c, &g->path, s);
+		return cfg_fail(c, "%s", why);
+	return cfg_copy_string(c, &g->path, s);
 }
 
 static int grant_at(struct ctx *c, json_t *v, struct sp_grant *g)
@@ -266,17 +223,17 @@ static int grant_at(struct ctx *c, json_t *v, struct sp_grant *g)
 	char buf[VALUE_BUF];
 
 	if (!s)
-		return fail(c, "expected an absolute path inside the instance");
+		return cfg_fail(c, "expected an absolute path inside the instance");
 	why = sp_check_target(s);
 	if (why)
-		return fail(c, "%s", why);
+		return cfg_fail(c, "%s", why);
 	tree = sp_reserved_target(s);
 	if (tree && strcmp(tree, "/home/user") == 0)
-		return fail(c, "expected a path beneath the home, not \"/home/user\" itself");
+		return cfg_fail(c, "expected a path beneath the home, not \"/home/user\" itself");
 	if (tree)
-		return fail(c, "expected a path outside %s, which the engine provides, got %s",
-			    tree, shown(buf, s));
-	return copy_string(c, &g->at, s);
+		return cfg_fail(c, "expected a path outside %s, which the engine provides, got %s",
+			    tree, cfg_shown(buf, s));
+	return cfg_copy_string(c, &g->at, s);
 }
 
 static int grant_mode(struct ctx *c, json_t *v, struct sp_grant *g)
@@ -288,7 +245,7 @@ static int grant_mode(struct ctx *c, json_t *v, struct sp_grant *g)
 	else if (s && strcmp(s, "rw") == 0)
 		g->mode = SP_GRANT_RW;
 	else
-		return fail(c, "expected \"ro\" or \"rw\"");
+		return cfg_fail(c, "expected \"ro\" or \"rw\"");
 	return 0;
 }
 
@@ -298,10 +255,10 @@ static int parse_grant(struct ctx *c, json_t *v, struct sp_grant *g)
 	json_t *val;
 
 	if (!json_is_object(v))
-		return fail(c, "expected an object {\"path\": ..., \"at\": ..., \"mode\": ...}");
+		return cfg_fail(c, "expected an object {\"path\": ..., \"at\": ..., \"mode\": ...}");
 	g->mode = SP_GRANT_RO;
 	json_object_foreach(v, key, val) {
-		size_t old = push_key(c, key);
+		size_t old = cfg_push_key(c, key);
 		int r;
 
 		if (strcmp(key, "path") == 0)
@@ -311,18 +268,18 @@ static int parse_grant(struct ctx *c, json_t *v, struct sp_grant *g)
 		else if (strcmp(key, "mode") == 0)
 			r = grant_mode(c, val, g);
 		else
-			r = fail(c, "unknown key");
+			r = cfg_fail(c, "unknown key");
 		if (r < 0)
 			return -1;
-		pop(c, old);
+		cfg_pop(c, old);
 	}
 	if (!g->path) {
-		push_key(c, "path");
-		return fail(c, "required, a path relative to the data directory");
+		cfg_push_key(c, "path");
+		return cfg_fail(c, "required, a path relative to the data directory");
 	}
 	if (!g->at) {
-		push_key(c, "at");
-		return fail(c, "required, an absolute path inside the instance");
+		cfg_push_key(c, "at");
+		return cfg_fail(c, "required, an absolute path inside the instance");
 	}
 	return 0;
 }
@@ -333,27 +290,27 @@ static int parse_data(struct ctx *c, json_t *v, struct sp_instance *inst)
 	char buf[VALUE_BUF];
 
 	if (!json_is_array(v))
-		return fail(c, "expected a list of grants");
+		return cfg_fail(c, "expected a list of grants");
 	if (n == 0)
 		return 0;
 	inst->data = calloc(n, sizeof *inst->data);
 	if (!inst->data)
-		return oom(c);
+		return cfg_oom(c);
 	inst->n_data = n;
 	for (size_t i = 0; i < n; i++) {
-		size_t old = push_index(c, i);
+		size_t old = cfg_push_index(c, i);
 
 		if (parse_grant(c, json_array_get(v, i), &inst->data[i]) < 0)
 			return -1;
 		/* Two grants at one target: the second would hide the first. */
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(inst->data[j].at, inst->data[i].at) == 0) {
-				push_key(c, "at");
-				return fail(c, "duplicate mount target %s (also data[%zu])",
-					    shown(buf, inst->data[i].at), j);
+				cfg_push_key(c, "at");
+				return cfg_fail(c, "duplicate mount target %s (also data[%zu])",
+					    cfg_shown(buf, inst->data[i].at), j);
 			}
 		}
-		pop(c, old);
+		cfg_pop(c, old);
 	}
 	return 0;
 }
@@ -367,27 +324,27 @@ static int vm_field(struct ctx *c, const char *key, json_t *v, struct sp_vm *vm)
 		s = sp_json_text(v);
 		if (!s || sp_parse_size(s, &vm->memory) < 0 || vm->memory < SP_VM_MEMORY_MIN ||
 		    vm->memory > SP_VM_MEMORY_MAX)
-			return fail(c, "expected a size from \"128M\" to \"64G\"");
+			return cfg_fail(c, "expected a size from \"128M\" to \"64G\"");
 	} else if (strcmp(key, "vcpus") == 0) {
 		json_int_t i = json_integer_value(v);
 
 		if (!json_is_integer(v) || i < 1 || i > SP_VM_VCPUS_MAX)
-			return fail(c, "expected a whole number of virtual CPUs from 1 to 64");
+			return cfg_fail(c, "expected a whole number of virtual CPUs from 1 to 64");
 		vm->vcpus = (unsigned)i;
 	} else if (strcmp(key, "kernel") == 0) {
 		const char *why;
 
 		s = sp_json_text(v);
 		if (!s)
-			return fail(c, "expected the absolute path of a kernel image");
+			return cfg_fail(c, "expected the absolute path of a kernel image");
 		/* The same shape as a grant's target: absolute and normalised. */
 		why = sp_check_target(s);
 		if (why)
-			return fail(c, "%s, not %s", why, shown(buf, s));
-		if (copy_string(c, &vm->kernel, s) < 0)
+			return cfg_fail(c, "%s, not %s", why, cfg_shown(buf, s));
+		if (cfg_copy_string(c, &vm->kernel, s) < 0)
 			return -1;
 	} else {
-		return fail(c, "unknown key");
+		return cfg_fail(c, "unknown key");
 	}
 	return 0;
 }
@@ -398,13 +355,13 @@ static int parse_vm(struct ctx *c, json_t *v, struct sp_instance *inst)
 	json_t *val;
 
 	if (!json_is_object(v))
-		return fail(c, "expected an object with \"memory\", \"vcpus\" or \"kernel\"");
+		return cfg_fail(c, "expected an object with \"memory\", \"vcpus\" or \"kernel\"");
 	json_object_foreach(v, key, val) {
-		size_t old = push_key(c, key);
+		size_t old = cfg_push_key(c, key);
 
 		if (vm_field(c, key, val, &inst->vm) < 0)
 			return -1;
-		pop(c, old);
+		cfg_pop(c, old);
 	}
 	return 0;
 }
@@ -416,21 +373,21 @@ static int resource(struct ctx *c, const char *key, json_t *v, struct sp_resourc
 	if (strcmp(key, "memory") == 0) {
 		s = sp_json_text(v);
 		if (!s || sp_parse_size(s, &res->memory) < 0 || res->memory < MEMORY_MIN)
-			return fail(c, "expected a size such as \"256M\" (at least 1M)");
+			return cfg_fail(c, "expected a size such as \"256M\" (at least 1M)");
 	} else if (strcmp(key, "cpus") == 0) {
 		double d = json_number_value(v);
 
 		if (!json_is_number(v) || !(d > 0 && d <= CPUS_MAX))
-			return fail(c, "expected a number of CPUs greater than 0 and at most 1024");
+			return cfg_fail(c, "expected a number of CPUs greater than 0 and at most 1024");
 		res->cpus = d;
 	} else if (strcmp(key, "pids") == 0) {
 		json_int_t i = json_integer_value(v);
 
 		if (!json_is_integer(v) || i < 1 || i > PIDS_MAX)
-			return fail(c, "expected a whole number from 1 to 4194304");
+			return cfg_fail(c, "expected a whole number from 1 to 4194304");
 		res->pids = (uint64_t)i;
 	} else {
-		return fail(c, "unknown key");
+		return cfg_fail(c, "unknown key");
 	}
 	return 0;
 }
@@ -441,13 +398,13 @@ static int parse_resources(struct ctx *c, json_t *v, struct sp_instance *inst)
 	json_t *val;
 
 	if (!json_is_object(v))
-		return fail(c, "expected an object with \"memory\", \"cpus\" or \"pids\"");
+		return cfg_fail(c, "expected an object with \"memory\", \"cpus\" or \"pids\"");
 	json_object_foreach(v, key, val) {
-		size_t old = push_key(c, key);
+		size_t old = cfg_push_key(c, key);
 
 		if (resource(c, key, val, &inst->resources) < 0)
 			return -1;
-		pop(c, old);
+		cfg_pop(c, old);
 	}
 	return 0;
 }
@@ -459,28 +416,28 @@ static int parse_env(struct ctx *c, json_t *v, struct sp_instance *inst)
 	json_t *val;
 
 	if (!json_is_object(v))
-		return fail(c, "expected an object of variable names and string values");
+		return cfg_fail(c, "expected an object of variable names and string values");
 	if (n == 0)
 		return 0;
 	inst->env = calloc(n, sizeof *inst->env);
 	if (!inst->env)
-		return oom(c);
+		return cfg_oom(c);
 	inst->n_env = n;
 	json_object_foreach(v, key, val) {
-		size_t old = push_key(c, key);
+		size_t old = cfg_push_key(c, key);
 		const char *s = sp_json_text(val);
 
 		if (!sp_env_name_valid(key))
-			return fail(c, "expected a variable name matching [A-Za-z_][A-Za-z0-9_]*");
+			return cfg_fail(c, "expected a variable name matching [A-Za-z_][A-Za-z0-9_]*");
 		if (sp_env_name_reserved(key))
-			return fail(c, "set by the engine, cannot be overridden");
+			return cfg_fail(c, "set by the engine, cannot be overridden");
 		if (!s)
-			return fail(c, "expected a string");
-		if (copy_string(c, &inst->env[i].key, key) < 0 ||
-		    copy_string(c, &inst->env[i].value, s) < 0)
+			return cfg_fail(c, "expected a string");
+		if (cfg_copy_string(c, &inst->env[i].key, key) < 0 ||
+		    cfg_copy_string(c, &inst->env[i].value, s) < 0)
 			return -1;
 		i++;
-		pop(c, old);
+		cfg_pop(c, old);
 	}
 	return 0;
 }
@@ -496,14 +453,14 @@ static int parse_restart(struct ctx *c, json_t *v, struct sp_instance *inst)
 	else if (s && strcmp(s, "always") == 0)
 		inst->restart = SP_RESTART_ALWAYS;
 	else
-		return fail(c, "expected \"no\", \"on-failure\" or \"always\"");
+		return cfg_fail(c, "expected \"no\", \"on-failure\" or \"always\"");
 	return 0;
 }
 
 static int parse_autostart(struct ctx *c, json_t *v, struct sp_instance *inst)
 {
 	if (!json_is_boolean(v))
-		return fail(c, "expected true or false");
+		return cfg_fail(c, "expected true or false");
 	inst->autostart = json_is_true(v);
 	return 0;
 }
@@ -513,7 +470,7 @@ static int parse_stop_timeout(struct ctx *c, json_t *v, struct sp_instance *inst
 	json_int_t i = json_integer_value(v);
 
 	if (!json_is_integer(v) || i < 1 || i > SP_STOP_TIMEOUT_MAX)
-		return fail(c, "expected a whole number of seconds from 1 to 3600");
+		return cfg_fail(c, "expected a whole number of seconds from 1 to 3600");
 	inst->stop_timeout = (unsigned)i;
 	return 0;
 }
@@ -525,11 +482,12 @@ static const struct field {
 } instance_fields[] = {
 	{ "isolation", parse_isolation, NULL },
 	{ "vm", parse_vm, NULL },
-	{ "provides", parse_unsupported, NULL },
+	{ "provides", cfg_parse_provides, NULL },
+	{ "uplink", cfg_parse_uplink, NULL },
 	{ "software", parse_software, "a non-empty list of Nix store paths or \"host\"" },
 	{ "command", parse_command, "a non-empty list of strings" },
 	{ "data", parse_data, NULL },
-	{ "net", parse_net, NULL },
+	{ "net", cfg_parse_net, NULL },
 	{ "resources", parse_resources, NULL },
 	{ "env", parse_env, NULL },
 	{ "restart", parse_restart, NULL },
@@ -553,14 +511,14 @@ static const struct field *find_field(const char *key)
 static int check_vm(struct ctx *c, json_t *v, const struct sp_instance *inst)
 {
 	if (inst->isolation != SP_ISOLATION_VM && json_object_get(v, "vm")) {
-		push_key(c, "vm");
-		return fail(c, "only for \"isolation\": \"vm\"");
+		cfg_push_key(c, "vm");
+		return cfg_fail(c, "only for \"isolation\": \"vm\"");
 	}
 	if (inst->isolation == SP_ISOLATION_VM && inst->resources.memory &&
 	    inst->resources.memory < inst->vm.memory + SP_VM_OVERHEAD) {
-		push_key(c, "resources");
-		push_key(c, "memory");
-		return fail(c, "expected at least vm.memory plus 96M for QEMU and virtiofsd");
+		cfg_push_key(c, "resources");
+		cfg_push_key(c, "memory");
+		return cfg_fail(c, "expected at least vm.memory plus 96M for QEMU and virtiofsd");
 	}
 	return 0;
 }
@@ -572,30 +530,30 @@ static int parse_instance(struct ctx *c, const char *name, json_t *v, struct sp_
 	json_t *val;
 
 	if (!sp_name_valid(name))
-		return fail(c, "expected an instance name matching [a-z0-9][a-z0-9-]{0,62}");
+		return cfg_fail(c, "expected an instance name matching [a-z0-9][a-z0-9-]{0,62}");
 	if (!json_is_object(v))
-		return fail(c, "expected an object");
-	if (copy_string(c, &inst->name, name) < 0)
+		return cfg_fail(c, "expected an object");
+	if (cfg_copy_string(c, &inst->name, name) < 0)
 		return -1;
 	inst->stop_timeout = SP_STOP_TIMEOUT_DEFAULT;
 	inst->vm.memory = SP_VM_MEMORY_DEFAULT;
 	inst->vm.vcpus = 1;
 	json_object_foreach(v, key, val) {
 		const struct field *f = find_field(key);
-		size_t old = push_key(c, key);
+		size_t old = cfg_push_key(c, key);
 
 		if (!f)
-			return fail(c, "unknown key");
+			return cfg_fail(c, "unknown key");
 		if (f->parse(c, val, inst) < 0)
 			return -1;
-		pop(c, old);
+		cfg_pop(c, old);
 	}
 	for (size_t i = 0; i < N_FIELDS; i++) {
 		const struct field *f = &instance_fields[i];
 
 		if (f->required && !json_object_get(v, f->key)) {
-			push_key(c, f->key);
-			return fail(c, "required, %s", f->required);
+			cfg_push_key(c, f->key);
+			return cfg_fail(c, "required, %s", f->required);
 		}
 	}
 	return check_vm(c, v, inst);
@@ -608,34 +566,35 @@ static int parse_root(struct ctx *c, json_t *root, struct sp_config *cfg)
 	size_t i = 0;
 
 	if (!json_is_object(root))
-		return fail(c, "expected an object with \"instances\"");
+		return cfg_fail(c, "expected an object with \"instances\"");
 	json_object_foreach(root, key, val) {
 		if (strcmp(key, "instances") != 0) {
-			push_key(c, key);
-			return fail(c, "unknown key");
+			cfg_push_key(c, key);
+			return cfg_fail(c, "unknown key");
 		}
 	}
 	instances = json_object_get(root, "instances");
-	push_key(c, "instances");
+	cfg_push_key(c, "instances");
 	if (!instances)
-		return fail(c, "required, an object of instances by name");
+		return cfg_fail(c, "required, an object of instances by name");
 	if (!json_is_object(instances))
-		return fail(c, "expected an object of instances by name");
+		return cfg_fail(c, "expected an object of instances by name");
 	if (json_object_size(instances) == 0)
-		return fail(c, "expected at least one instance");
+		return cfg_fail(c, "expected at least one instance");
 	cfg->instances = calloc(json_object_size(instances), sizeof *cfg->instances);
 	if (!cfg->instances)
-		return oom(c);
+		return cfg_oom(c);
 	cfg->n_instances = json_object_size(instances);
 	/* jansson keeps the file's order, so instances come out as written. */
 	json_object_foreach(instances, key, val) {
-		size_t old = push_key(c, key);
+		size_t old = cfg_push_key(c, key);
 
 		if (parse_instance(c, key, val, &cfg->instances[i++]) < 0)
 			return -1;
-		pop(c, old);
+		cfg_pop(c, old);
 	}
-	return 0;
+	cfg_pop(c, 0);
+	return cfg_check_net(c, cfg);
 }
 
 int sp_config_parse(const char *text, size_t len, const char *file,
@@ -657,7 +616,7 @@ int sp_config_parse(const char *text, size_t len, const char *file,
 		return sp_fail(err, SP_ERR_USAGE, "%s:%d:%d: %s",
 			       c.file, jerr.line, jerr.column, jerr.text);
 	}
-	if (copy_string(&c, &cfg.file, c.file) < 0)
+	if (cfg_copy_string(&c, &cfg.file, c.file) < 0)
 		goto out;
 	if (parse_root(&c, root, &cfg) < 0)
 		goto out;

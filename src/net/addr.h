@@ -11,6 +11,11 @@
 #define SP_NET_PREFIX_LEN 16
 #define SP_NET_PROVIDER_ADDR "100.64.0.1"
 
+/* The bridge in a provider, its clients' default gateway, and its link
+ * to the host (uplink "host"). */
+#define SP_NET_BRIDGE "sp-clients"
+#define SP_NET_UPLINK "uplink0"
+
 /* The MAC NAME gets at ATTEMPT (0 first; a later one after a collision). */
 void sp_net_mac_for(const char *name, unsigned attempt, uint8_t mac[6]);
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "net/addr.h"
 #include "plan/plan-internal.h"
 #include "util/strv.h"
 
@@ -36,6 +37,10 @@ int sp_plan_etc(const struct sp_instance *inst, struct sp_plan *plan, struct sp_
 	    add_file(plan, "/etc/nsswitch.conf",
 		     sp_printf("passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
 			       "networks: files\nprotocols: files\nservices: files\n"), err) < 0)
+		return -1;
+	/* A client asks its provider, which may forward or answer itself. */
+	if (inst->net.provider &&
+	    add_file(plan, "/etc/resolv.conf", sp_printf("nameserver %s\n", SP_NET_PROVIDER_ADDR), err) < 0)
 		return -1;
 	return 0;
 }

@@ -13,3 +13,7 @@ int sp_plan_software(const struct sp_instance *inst, struct sp_plan *plan,
 
 /* The generated /etc: passwd, group, hosts, hostname, nsswitch.conf. */
 int sp_plan_etc(const struct sp_instance *inst, struct sp_plan *plan, struct sp_err *err);
+
+/* The network of INST (plan->net); -1 on ENOMEM. */
+int sp_plan_net(const struct sp_instance *inst, struct sp_plan *plan);
+void sp_plan_net_free(struct sp_plan_net *net);

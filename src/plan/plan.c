@@ -211,7 +211,6 @@ int sp_plan_build(const struct sp_instance *inst, const struct sp_store *store,
 	plan->cwd = strdup(SP_INNER_HOME);
 	plan->uid = SP_INNER_UID;
 	plan->gid = SP_INNER_GID;
-	plan->net_loopback_only = true;
 	plan->isolation = inst->isolation;
 	plan->vm_memory = inst->vm.memory;
 	plan->vm_vcpus = inst->vm.vcpus;
@@ -225,6 +224,8 @@ int sp_plan_build(const struct sp_instance *inst, const struct sp_store *store,
 		goto nomem;
 	if (sp_plan_software(inst, plan, &path, err) < 0)
 		goto fail;
+	if (sp_plan_net(inst, plan) < 0)
+		goto nomem;
 	if (sp_plan_etc(inst, plan, err) < 0)
 		goto fail;
 	if (add_dev(plan) < 0 || add_proc(plan) < 0 || add(plan, SP_MNT_TMPFS, NULL, "/tmp", false, false) < 0)
@@ -277,6 +278,7 @@ void sp_plan_free(struct sp_plan *plan)
 	sp_strv_free(plan->software);
 	sp_strv_free(plan->argv);
 	sp_strv_free(plan->envp);
+	sp_plan_net_free(&plan->net);
 	memset(plan, 0, sizeof *plan);
 }
 

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "config/model.h"
+#include "net/addr.h"
 #include "store/store.h"
 #include "util/err.h"
 
@@ -58,6 +59,41 @@ struct sp_limits {
 	uint64_t pids;            /* 0 = none */
 };
 
+enum sp_net_role {
+	SP_NET_ROLE_NONE,     /* loopback only */
+	SP_NET_ROLE_CLIENT,   /* eth0, linked to its provider's bridge */
+	SP_NET_ROLE_PROVIDER, /* a bridge for clients at SP_NET_PROVIDER_ADDR */
+};
+
+/* A link's name, at most IFNAMSIZ - 1 bytes. */
+#define SP_LINK_NAME_MAX 16
+
+struct sp_plan_peer {
+	char *name;
+	char port[SP_LINK_NAME_MAX]; /* its link's end in the provider */
+	char addr[16];
+};
+
+/* The network of an instance (DESIGN.md, "Networking").  The provider
+ * side of a client's link, its filter rules and, for a provider, the
+ * uplink are made by the engine (src/net/attach.c) from this. */
+struct sp_plan_net {
+	enum sp_net_role role;
+	/* SP_NET_ROLE_CLIENT */
+	char *provider;              /* the provider's instance name */
+	uint8_t mac[6];
+	char mac_text[18];
+	char addr[16];               /* "100.64.X.Y", prefix SP_NET_PREFIX_LEN */
+	char port[SP_LINK_NAME_MAX]; /* the end of its link in the provider */
+	struct sp_plan_peer *peers;
+	size_t n_peers;
+	bool allow_any;              /* no egress policy: anything the uplink takes */
+	struct sp_net_allow *allow;
+	size_t n_allow;
+	/* SP_NET_ROLE_PROVIDER */
+	enum sp_uplink uplink;
+};
+
 struct sp_plan {
 	char *name;
 	char *id;          /* NAME.HASH: unique per store on this host (cgroups) */
@@ -72,7 +108,7 @@ struct sp_plan {
 	uid_t uid;         /* inside the instance */
 	gid_t gid;
 	struct sp_limits limits;
-	bool net_loopback_only;
+	struct sp_plan_net net;
 	enum sp_isolation isolation;
 	/* isolation "vm": the machine.  The mounts above say what the guest
 	 * sees; the VM engine turns them into virtiofs shares. */

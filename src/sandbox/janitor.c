@@ -45,6 +45,12 @@ int sp_janitor_start(const char *name, struct sp_janitor *j, struct sp_err *err)
 int sp_janitor_start_with(const char *name, const char *const *remove, int lock_fd, struct sp_janitor *j,
 			  struct sp_err *err)
 {
+	return sp_janitor_start_hook(name, remove, lock_fd, NULL, j, err);
+}
+
+int sp_janitor_start_hook(const char *name, const char *const *remove, int lock_fd,
+			  const struct sp_janitor_hook *hook, struct sp_janitor *j, struct sp_err *err)
+{
 	int p[2];
 	char c = 0;
 
@@ -92,6 +98,8 @@ int sp_janitor_start_with(const char *name, const char *const *remove, int lock_
 			sp_cgroup_cleanup_name(name);
 			for (size_t i = 0; remove && remove[i]; i++)
 				sp_rmtree(AT_FDCWD, remove[i]);
+			if (hook && hook->fn)
+				hook->fn(hook->arg);
 		}
 		_exit(0);
 	}

@@ -31,5 +31,16 @@ int sp_janitor_lock(const char *name, int *fd, struct sp_err *err);
 int sp_janitor_start_with(const char *name, const char *const *remove, int lock_fd, struct sp_janitor *j,
 			  struct sp_err *err);
 
+/* What else a dead engine leaves: HOOK(ARG) runs in the janitor (a fork
+ * of the engine: ARG is its copy) after the cgroups are gone, e.g. the
+ * links and rules of the instance's network. */
+struct sp_janitor_hook {
+	void (*fn)(const void *arg);
+	const void *arg;
+};
+
+int sp_janitor_start_hook(const char *name, const char *const *remove, int lock_fd,
+			  const struct sp_janitor_hook *hook, struct sp_janitor *j, struct sp_err *err);
+
 /* The engine cleaned up itself: the janitor exits without doing anything. */
 void sp_janitor_dismiss(struct sp_janitor *j);

@@ -22,7 +22,7 @@
 #include "store/store.h"
 #include "util/err.h"
 
-enum { SP_JOIN_NS = 7 }; /* user, mnt, pid, net, ipc, uts, cgroup */
+enum { SP_JOIN_NS = 7, SP_JOIN_NET = 3 }; /* user, mnt, pid, net (3), ipc, uts, cgroup */
 
 struct sp_join_target {
 	pid_t pid;          /* host pid of the instance's PID 1 */

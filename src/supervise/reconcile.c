@@ -92,10 +92,14 @@ int sp_sv_reconcile(const struct sp_sv *sv, const struct sp_config *cfg, const s
 		free(o);
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++) {
+	/* Providers first: a client's start needs its provider running. */
+	for (size_t k = 0; k < 2 * n; k++) {
+		size_t i = k % n;
 		const struct sp_instance_diff *d = &diff[i];
 		const struct sp_instance *inst = sp_config_find(cfg, d->name);
 
+		if ((k < n) != (inst && inst->provides_net))
+			continue;
 		o[i].name = d->name;
 		switch (d->kind) {
 		case SP_DIFF_ADDED:

@@ -85,7 +85,7 @@ check "list --json is valid JSON" "$(head -c 300 "$T/list.json")" \
 	bash -c 'python3 -m json.tool "$1" >/dev/null' _ "$T/list.json"
 check "list --json matches reality: $A up with its PID 1" "$(state_of "$A")" test "$(state_of "$A")" = "up $PA None"
 check "list --json: memory from the cgroup, network none, grants 1" "$(head -c 400 "$T/list.json")" \
-	python3 -c 'import json,sys; i=[x for x in json.load(open(sys.argv[1])) if x["name"]==sys.argv[2]][0]; assert i["memory"] > 0 and i["network"] == "none" and i["grants"] == 1 and i["uptime"] >= 0 and i["isolation"] == "container"' "$T/list.json" "$A"
+	python3 -c 'import json,sys; i=[x for x in json.load(open(sys.argv[1])) if x["name"]==sys.argv[2]][0]; assert i["memory"] > 0 and i["network"]["mode"] == "none" and i["grants"] == 1 and i["uptime"] >= 0 and i["isolation"] == "container"' "$T/list.json" "$A"
 check "list --json: a never started instance is down" "$(state_of "$N")" test "$(state_of "$N")" = "down None None"
 OUT=$(sp list 2>&1)
 check "list prints a table with the state and pid" "$OUT" bash -c 'grep -qE "^$1 +container +up +$2 " <<<"$3"' _ "$A" "$PA" "$OUT"

@@ -1,5 +1,7 @@
 /* Compartment addresses (src/net/addr.c): OUI, address from the MAC,
- * collisions resolved the same way whatever the order of the names. */
+ * collisions resolved the same way whatever the order of the names; the
+ * network keys of a configuration, the plan's link names, and the
+ * nftables rules made from them (src/net/rules.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +12,10 @@
 
 #include <cmocka.h>
 
+#include "config/model.h"
 #include "net/addr.h"
+#include "net/rules.h"
+#include "plan/plan-internal.h"
 
 #define N 3000 /* in 65536 addresses: about 70 collisions to resolve */
 
@@ -94,12 +99,138 @@ static void test_mac_text(void **state)
 	assert_string_equal(a, "100.64.2.255");
 }
 
+static const char net_config[] =
+	"{\"instances\": {"
+	"\"netvm\": {\"software\": [\"host\"], \"command\": [\"sh\"], \"provides\": [\"net\"], \"uplink\": \"host\"},"
+	"\"a\": {\"software\": [\"host\"], \"command\": [\"sh\"], \"net\": {\"provider\": \"netvm\", \"allow\": "
+	"[\"tcp/443\", \"udp/53\", \"tcp/22@192.0.2.0/24\", \"tcp/1000-2000\", \"icmp@10.0.0.0/8\", \"udp\", "
+	"\"tcp/80@198.51.100.7\"]}},"
+	"\"b\": {\"software\": [\"host\"], \"command\": [\"sh\"], \"net\": {\"provider\": \"netvm\", \"peers\": [\"c\"]}},"
+	"\"c\": {\"software\": [\"host\"], \"command\": [\"sh\"], \"net\": {\"provider\": \"netvm\", \"peers\": [\"b\"]}},"
+	"\"d\": {\"software\": [\"host\"], \"command\": [\"sh\"], \"net\": {\"provider\": \"netvm\", \"allow\": []}},"
+	"\"e\": {\"software\": [\"host\"], \"command\": [\"sh\"]}"
+	"}}";
+
+static const char *const a_rules[] = {
+	"tcp/443", "udp/53", "tcp/22@192.0.2.0/24", "tcp/1000-2000", "icmp@10.0.0.0/8", "udp", "tcp/80@198.51.100.7",
+};
+
+static void test_config_net(void **state)
+{
+	struct sp_config cfg;
+	struct sp_err err = { 0 };
+	const struct sp_instance *a, *b, *c, *d, *e, *p;
+	char text[64];
+
+	(void)state;
+	assert_int_equal(sp_config_parse(net_config, sizeof net_config - 1, "t.json", &cfg, &err), 0);
+	p = sp_config_find(&cfg, "netvm");
+	a = sp_config_find(&cfg, "a");
+	b = sp_config_find(&cfg, "b");
+	c = sp_config_find(&cfg, "c");
+	d = sp_config_find(&cfg, "d");
+	e = sp_config_find(&cfg, "e");
+	assert_true(p->provides_net && p->uplink == SP_UPLINK_HOST && !p->net.provider);
+	assert_true(!e->provides_net && !e->net.provider);
+	/* MACs: the OUI, all different, a peer's copied from it. */
+	const struct sp_instance *clients[] = { a, b, c, d };
+	for (int i = 0; i < 4; i++) {
+		assert_memory_equal(clients[i]->net.mac, "\x0a\xb3\xec", 3);
+		for (int j = 0; j < i; j++)
+			assert_memory_not_equal(clients[i]->net.mac, clients[j]->net.mac, 6);
+	}
+	assert_int_equal(b->net.n_peers, 1);
+	assert_memory_equal(b->net.peers[0].mac, c->net.mac, 6);
+	assert_memory_equal(c->net.peers[0].mac, b->net.mac, 6);
+	/* Egress: as written, and back to the same text. */
+	assert_true(b->net.allow_any && !a->net.allow_any && !d->net.allow_any && d->net.n_allow == 0);
+	assert_int_equal(a->net.n_allow, 7);
+	for (size_t i = 0; i < a->net.n_allow; i++) {
+		sp_net_allow_text(&a->net.allow[i], text, sizeof text);
+		assert_string_equal(text, a_rules[i]);
+	}
+	assert_int_equal(a->net.allow[2].proto, SP_NET_TCP);
+	assert_int_equal(a->net.allow[2].addr, 0xc0000200u);
+	assert_int_equal(a->net.allow[2].prefix, 24);
+	assert_int_equal(a->net.allow[3].port_lo, 1000);
+	assert_int_equal(a->net.allow[3].port_hi, 2000);
+	assert_int_equal(a->net.allow[5].port_lo, 1);
+	assert_int_equal(a->net.allow[5].port_hi, 65535);
+	sp_config_free(&cfg);
+}
+
+/* The plan's names and the rules made from them. */
+static void test_plan_rules(void **state)
+{
+	struct sp_config cfg;
+	struct sp_err err = { 0 };
+	struct sp_plan pa = { 0 }, pb = { 0 }, pp = { 0 };
+	char want[256], *r;
+
+	(void)state;
+	assert_int_equal(sp_config_parse(net_config, sizeof net_config - 1, "t.json", &cfg, &err), 0);
+	assert_int_equal(sp_plan_net(sp_config_find(&cfg, "a"), &pa), 0);
+	assert_int_equal(sp_plan_net(sp_config_find(&cfg, "b"), &pb), 0);
+	assert_int_equal(sp_plan_net(sp_config_find(&cfg, "netvm"), &pp), 0);
+	assert_int_equal(pa.net.role, SP_NET_ROLE_CLIENT);
+	assert_int_equal(pp.net.role, SP_NET_ROLE_PROVIDER);
+	snprintf(want, sizeof want, "spc-%02x%02x%02x", pa.net.mac[3], pa.net.mac[4], pa.net.mac[5]);
+	assert_string_equal(pa.net.port, want);
+	snprintf(want, sizeof want, "100.64.%u.%u", pa.net.mac[4], pa.net.mac[5]);
+	assert_string_equal(pa.net.addr, want);
+	assert_string_equal(pb.net.peers[0].name, "c");
+
+	/* a: no spoofing, no other client, its policy, then nothing else. */
+	r = sp_nft_client(&pa.net);
+	assert_non_null(r);
+	snprintf(want, sizeof want, "iifname \"%s\" ether saddr != %s drop\n", pa.net.port, pa.net.mac_text);
+	assert_non_null(strstr(r, want));
+	snprintf(want, sizeof want, "iifname \"%s\" ether type ip ip saddr != %s drop\n", pa.net.port, pa.net.addr);
+	assert_non_null(strstr(r, want));
+	snprintf(want, sizeof want, "\t\tiifname \"%s\" drop\n", pa.net.port);
+	assert_non_null(strstr(r, want));
+	snprintf(want, sizeof want, "ip saddr %s ip daddr 192.0.2.0/24 tcp dport 22 accept\n", pa.net.addr);
+	assert_non_null(strstr(r, want));
+	snprintf(want, sizeof want, "ip saddr %s tcp dport 1000-2000 accept\n", pa.net.addr);
+	assert_non_null(strstr(r, want));
+	snprintf(want, sizeof want, "ip saddr %s ip daddr 10.0.0.0/8 meta l4proto icmp accept\n", pa.net.addr);
+	assert_non_null(strstr(r, want));
+	snprintf(want, sizeof want, "ip saddr %s ip daddr 198.51.100.7/32 tcp dport 80 accept\n", pa.net.addr);
+	assert_non_null(strstr(r, want));
+	snprintf(want, sizeof want, "ip saddr %s drop\n\t}\n}\n", pa.net.addr);
+	assert_non_null(strstr(r, want));
+	free(r);
+
+	/* b: its peer's port is the only way out of its own; no policy. */
+	r = sp_nft_client(&pb.net);
+	snprintf(want, sizeof want, "iifname \"%s\" oifname != { \"%s\" } drop\n", pb.net.port, pb.net.peers[0].port);
+	assert_non_null(strstr(r, want));
+	snprintf(want, sizeof want, "ip saddr %s drop", pb.net.addr);
+	assert_null(strstr(r, want));
+	free(r);
+
+	r = sp_nft_provider(&pp.net);
+	assert_non_null(strstr(r, "oifname \"sp-clients\" ct state established,related accept\n"));
+	assert_non_null(strstr(r, "oifname \"uplink0\" masquerade\n"));
+	free(r);
+	r = sp_nft_delete("bridge inet", "spectrum-x");
+	assert_string_equal(r, "add table bridge spectrum-x\ndelete table bridge spectrum-x\n"
+			       "add table inet spectrum-x\ndelete table inet spectrum-x\n");
+	free(r);
+	sp_plan_net_free(&pa.net);
+	sp_plan_net_free(&pb.net);
+	sp_plan_net_free(&pp.net);
+	sp_config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_assign_unique),
 		cmocka_unit_test(test_assign_order_free),
 		cmocka_unit_test(test_mac_text),
+		cmocka_unit_test(test_config_net),
+		cmocka_unit_test(test_plan_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -127,7 +127,7 @@ static void test_limits(void **ctx)
 	assert_int_equal(plan.limits.cpu_period_us, 100000);
 	assert_int_equal(plan.limits.cpu_quota_us, 25000);
 	assert_int_equal(plan.uid, 1000);
-	assert_true(plan.net_loopback_only);
+	assert_int_equal(plan.net.role, SP_NET_ROLE_NONE);
 	sp_plan_free(&plan);
 	sp_config_free(&cfg);
 }

@@ -1,0 +1,35 @@
+/* The engine's side of compartment networking (DESIGN.md, "Networking"),
+ * done from the host, as root, before the instance's command runs: the
+ * instance itself has no capability over its network.
+ *
+ * A provider gets, in its namespace, the bridge SP_NET_BRIDGE at
+ * 100.64.0.1/16, IPv4 forwarding, no IPv6, and its nftables table; with
+ * "uplink": "host", a veth from the host's namespace (the one the engine
+ * runs in) to its SP_NET_UPLINK, in 100.65.0.0/16, with NAT on both sides.
+ * A client gets eth0, the peer of its port on the provider's bridge, with
+ * its MAC, address and default route; its tables in the provider are made
+ * before its port, so no frame of it passes unfiltered.
+ *
+ * Everything made is named from the plan alone, so removal needs no
+ * record: the `down` functions work from a crashed engine's janitor, and
+ * are harmless twice. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "plan/plan.h"
+#include "util/err.h"
+
+int sp_net_provider_up(const struct sp_plan *plan, int netns, struct sp_err *err);
+
+/* What of a provider outlives its namespace: the host's end of the
+ * uplink and the host's table. */
+void sp_net_provider_down(const struct sp_plan *plan);
+
+/* PING_GID: the host gid of the instance's user, who may then send ICMP
+ * echo requests without a capability (ping_group_range, as Docker does). */
+int sp_net_client_up(const struct sp_plan *plan, int provider_netns, int client_netns, gid_t ping_gid,
+		     struct sp_err *err);
+
+/* Removes the client's port and tables from PROVIDER_NETNS. */
+void sp_net_client_down(const struct sp_plan *plan, int provider_netns);

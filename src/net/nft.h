@@ -1,0 +1,9 @@
+/* nftables through libnftables, in the network namespace the calling
+ * thread is in (enter one with net/netns.h first).  A script is one
+ * transaction: all of it applies, or none. */
+#pragma once
+
+#include "util/err.h"
+
+/* Runs SCRIPT (nft syntax); the error names WHAT and nft's first line. */
+int sp_nft_run(const char *what, const char *script, struct sp_err *err);

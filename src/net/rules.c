@@ -1,0 +1,155 @@
+#include "net/rules.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/addr.h"
+#include "util/strv.h"
+
+/* The text of an open_memstream, or NULL when writing it failed. */
+static char *finish(FILE *f, char **buf)
+{
+	/* The buffer is only known once the stream is closed. */
+	if (fclose(f) != 0) {
+		free(*buf);
+		return NULL;
+	}
+	return *buf;
+}
+
+char *sp_nft_provider(const struct sp_plan_net *net)
+{
+	char *buf = NULL;
+	size_t len;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f,
+		"table inet spectrum {\n"
+		"\tchain forward {\n"
+		"\t\ttype filter hook forward priority 0; policy accept;\n"
+		"\t\toifname \"%s\" ct state established,related accept\n"
+		"\t\toifname \"%s\" drop\n"
+		"\t}\n",
+		SP_NET_BRIDGE, SP_NET_BRIDGE);
+	if (net->uplink == SP_UPLINK_HOST)
+		fprintf(f,
+			"\tchain postrouting {\n"
+			"\t\ttype nat hook postrouting priority 100; policy accept;\n"
+			"\t\toifname \"%s\" masquerade\n"
+			"\t}\n",
+			SP_NET_UPLINK);
+	fputs("}\n", f);
+	return finish(f, &buf);
+}
+
+static void allow_rule(FILE *f, const char *addr, const struct sp_net_allow *a)
+{
+	static const char *const proto[] = { "tcp", "udp", "icmp" };
+
+	fprintf(f, "\t\tip saddr %s", addr);
+	if (a->prefix) {
+		struct in_addr in = { htonl(a->addr) };
+		char text[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &in, text, sizeof text);
+		fprintf(f, " ip daddr %s/%u", text, a->prefix);
+	}
+	if (a->proto == SP_NET_ICMP)
+		fputs(" meta l4proto icmp", f);
+	else if (a->port_lo == 1 && a->port_hi == 65535)
+		fprintf(f, " meta l4proto %s", proto[a->proto]);
+	else if (a->port_lo == a->port_hi)
+		fprintf(f, " %s dport %u", proto[a->proto], a->port_lo);
+	else
+		fprintf(f, " %s dport %u-%u", proto[a->proto], a->port_lo, a->port_hi);
+	fputs(" accept\n", f);
+}
+
+char *sp_nft_client(const struct sp_plan_net *net)
+{
+	const char *p = net->port, *a = net->addr, *m = net->mac_text;
+	char *buf = NULL;
+	size_t len;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f,
+		"table bridge spectrum-%s {\n"
+		"\tchain prerouting {\n"
+		"\t\ttype filter hook prerouting priority -200; policy accept;\n"
+		"\t\tiifname \"%s\" ether saddr != %s drop\n"
+		"\t\tiifname \"%s\" ether type != { ip, arp } drop\n"
+		"\t\tiifname \"%s\" ether type ip ip saddr != %s drop\n"
+		"\t\tiifname \"%s\" ether type arp arp saddr ip != %s drop\n"
+		"\t\tiifname \"%s\" ether type arp arp saddr ether != %s drop\n"
+		"\t}\n"
+		"\tchain forward {\n"
+		"\t\ttype filter hook forward priority 0; policy accept;\n",
+		p, p, m, p, p, a, p, a, p, m);
+	if (net->n_peers == 0) {
+		fprintf(f, "\t\tiifname \"%s\" drop\n", p);
+	} else {
+		fprintf(f, "\t\tiifname \"%s\" oifname != {", p);
+		for (size_t i = 0; i < net->n_peers; i++)
+			fprintf(f, "%s \"%s\"", i ? "," : "", net->peers[i].port);
+		fputs(" } drop\n", f);
+	}
+	fprintf(f,
+		"\t}\n"
+		"}\n"
+		"table inet spectrum-%s {\n"
+		"\tchain forward {\n"
+		"\t\ttype filter hook forward priority 0; policy accept;\n",
+		p);
+	if (!net->allow_any) {
+		fprintf(f, "\t\tip saddr %s ct state established,related accept\n", a);
+		for (size_t i = 0; i < net->n_allow; i++)
+			allow_rule(f, a, &net->allow[i]);
+		fprintf(f, "\t\tip saddr %s drop\n", a);
+	}
+	fputs("\t}\n}\n", f);
+	return finish(f, &buf);
+}
+
+char *sp_nft_uplink(const char *table, const char *link, const char *subnet)
+{
+	return sp_printf("table ip %s {\n"
+			 "\tchain postrouting {\n"
+			 "\t\ttype nat hook postrouting priority 100; policy accept;\n"
+			 "\t\tip saddr %s oifname != \"%s\" masquerade\n"
+			 "\t}\n"
+			 "\tchain forward {\n"
+			 "\t\ttype filter hook forward priority 0; policy accept;\n"
+			 "\t\toifname \"%s\" ct state established,related accept\n"
+			 "\t\toifname \"%s\" drop\n"
+			 "\t}\n"
+			 "\tchain input {\n"
+			 "\t\ttype filter hook input priority 0; policy accept;\n"
+			 "\t\tiifname \"%s\" ct state established,related accept\n"
+			 "\t\tiifname \"%s\" drop\n"
+			 "\t}\n"
+			 "}\n",
+			 table, subnet, link, link, link, link, link);
+}
+
+char *sp_nft_delete(const char *families, const char *name)
+{
+	char *buf = NULL;
+	size_t len;
+	FILE *f = open_memstream(&buf, &len);
+	char fam[16];
+	int n;
+
+	if (!f)
+		return NULL;
+	/* "add" first: deleting a table that is not there is an error, and
+	 * nftables 1.0.6 has no "destroy". */
+	for (const char *p = families; sscanf(p, "%15s%n", fam, &n) == 1; p += n)
+		fprintf(f, "add table %s %s\ndelete table %s %s\n", fam, name, fam, name);
+	return finish(f, &buf);
+}
