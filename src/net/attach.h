@@ -31,5 +31,6 @@ void sp_net_provider_down(const struct sp_plan *plan);
 int sp_net_client_up(const struct sp_plan *plan, int provider_netns, int client_netns, gid_t ping_gid,
 		     struct sp_err *err);
 
-/* Removes the client's port and tables from PROVIDER_NETNS. */
+/* Removes the client's tables from PROVIDER_NETNS; its port goes with its
+ * namespace. */
 void sp_net_client_down(const struct sp_plan *plan, int provider_netns);

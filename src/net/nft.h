@@ -7,3 +7,8 @@
 
 /* Runs SCRIPT (nft syntax); the error names WHAT and nft's first line. */
 int sp_nft_run(const char *what, const char *script, struct sp_err *err);
+
+/* Closing the netlink socket of a transaction waits for the kernel to
+ * release it (an RCU barrier, ~10 ms): sp_nft_run leaves that to a thread,
+ * off the path of an instance's start.  Waits for those threads. */
+void sp_nft_settle(void);

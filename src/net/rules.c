@@ -1,6 +1,7 @@
 #include "net/rules.h"
 
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,7 +138,7 @@ char *sp_nft_uplink(const char *table, const char *link, const char *subnet)
 			 table, subnet, link, link, link, link, link);
 }
 
-char *sp_nft_delete(const char *families, const char *name)
+static char *per_family(const char *families, const char *name, bool fresh)
 {
 	char *buf = NULL;
 	size_t len;
@@ -147,9 +148,22 @@ char *sp_nft_delete(const char *families, const char *name)
 
 	if (!f)
 		return NULL;
-	/* "add" first: deleting a table that is not there is an error, and
-	 * nftables 1.0.6 has no "destroy". */
-	for (const char *p = families; sscanf(p, "%15s%n", fam, &n) == 1; p += n)
-		fprintf(f, "add table %s %s\ndelete table %s %s\n", fam, name, fam, name);
+	for (const char *p = families; sscanf(p, "%15s%n", fam, &n) == 1; p += n) {
+		if (fresh)
+			fprintf(f, "table %s %s {}\nflush table %s %s\n", fam, name, fam, name);
+		else /* "add" first: deleting a table that is not there is an
+		      * error, and nftables 1.0.6 has no "destroy". */
+			fprintf(f, "add table %s %s\ndelete table %s %s\n", fam, name, fam, name);
+	}
 	return finish(f, &buf);
+}
+
+char *sp_nft_fresh(const char *families, const char *name)
+{
+	return per_family(families, name, true);
+}
+
+char *sp_nft_delete(const char *families, const char *name)
+{
+	return per_family(families, name, false);
 }

@@ -28,3 +28,9 @@ char *sp_nft_uplink(const char *table, const char *link, const char *subnet);
 /* Removes the tables of FAMILY NAME (a space-separated list of families),
  * present or not. */
 char *sp_nft_delete(const char *families, const char *name);
+
+/* Empties the tables of FAMILY NAME, making them when they are not there:
+ * what a crashed run left is replaced in the same transaction as the new
+ * rules are added.  (Not "delete": the kernel then waits for an RCU grace
+ * period when the socket closes, ~10 ms of every start.) */
+char *sp_nft_fresh(const char *families, const char *name);

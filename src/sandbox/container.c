@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "net/attach.h"
+#include "net/nft.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/child.h"
 #include "sandbox/engine.h"
@@ -496,6 +497,7 @@ out:
 	prepared_free(&prep);
 	if (net_made)
 		net_down(&net);
+	sp_nft_settle();
 	sp_cgroup_destroy(cg);
 	sp_janitor_dismiss(&jan);
 	if (lock_fd >= 0)

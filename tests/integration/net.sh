@@ -286,7 +286,13 @@ for ((i = 0; i < 50; i++)); do
 	start netvm || { fails=$((fails + 1)); note "cycle $i: $(cat "$T/netvm.log")"; continue; }
 	out=$(spn run --config "$CONF" c1 -- true </dev/null 2>&1) || { fails=$((fails + 1)); note "cycle $i: $out"; }
 	if [ "$i" = 49 ]; then
-		left=$(in_provider netvm ip -o link | link_names)
+		# A stopped client's port goes with its namespace, which the
+		# kernel frees a moment after its last process.
+		for ((k = 0; k < 50; k++)); do
+			left=$(in_provider netvm ip -o link | link_names)
+			[ "$left" = "lo sp-clients uplink0 " ] && break
+			sleep 0.1
+		done
 		tables=$(in_provider netvm nft list tables | tr '\n' ' ')
 	fi
 	stop netvm
