@@ -52,16 +52,20 @@ static const struct sp_command commands[] = {
 	  "grant added or removed, limit raised, instance removed...\n" },
 	{ "list", sp_cmd_list, "list [--json]",
 	  "Every instance of the current generation: isolation, state (up, down,\n"
-	  "starting, failed), pid, uptime, memory (from its cgroup), network and\n"
-	  "number of grants.\n\n"
+	  "starting, failed), pid, uptime, memory (from its cgroup), network (a\n"
+	  "client's address and provider, \"(down)\" when its link is gone; a\n"
+	  "provider; none) and number of grants.\n\n"
 	  "  --json          one JSON array\n" },
 	{ "start", sp_cmd_start, "start NAME...",
 	  "Starts instances of the current generation under s6 supervision (an\n"
 	  "s6-svscan for the run directory is started when none runs) and waits\n"
-	  "until each is ready: its command has been started.\n" },
+	  "until each is ready: its command has been started.  A client whose\n"
+	  "network provider does not run starts it first.\n" },
 	{ "stop", sp_cmd_stop, "stop NAME...",
 	  "Stops supervised instances: SIGTERM, then SIGKILL after the instance's\n"
-	  "stop_timeout; every process of the instance is gone afterwards.\n" },
+	  "stop_timeout; every process of the instance is gone afterwards.\n"
+	  "Stopping a network provider names each running client it leaves\n"
+	  "without network.\n" },
 	{ "restart", sp_cmd_restart, "restart NAME...", "Stops, then starts, supervised instances.\n" },
 	{ "exec", sp_cmd_exec, "exec [--config FILE] NAME -- CMD...",
 	  "Runs CMD inside the running instance NAME: in its namespaces and cgroups,\n"

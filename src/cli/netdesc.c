@@ -54,8 +54,9 @@ static void print_client(const struct sp_config *cfg, const struct sp_instance *
 
 	sp_net_addr_of(net->mac, addr);
 	sp_net_mac_text(net->mac, mac);
-	printf("\nnetwork    client of %s: eth0 %s/%d, MAC %s; gateway and DNS %s\n", net->provider, addr,
-	       SP_NET_PREFIX_LEN, mac, SP_NET_PROVIDER_ADDR);
+	printf("\nnetwork    client of %s: eth0 %s/%d, MAC %s; gateway and DNS %s; no IPv6;\n"
+	       "           ICMP echo sockets for its user; no capability over any of it\n",
+	       net->provider, addr, SP_NET_PREFIX_LEN, mac, SP_NET_PROVIDER_ADDR);
 	printf("  peers    ");
 	if (net->n_peers == 0)
 		printf("none: no other client of %s can reach it, nor it them\n", net->provider);
@@ -98,9 +99,13 @@ void sp_cli_net_print(const struct sp_config *cfg, const struct sp_instance *ins
 			printf("\nnetwork    none: loopback only, in its own network namespace\n");
 		return;
 	}
-	printf("\nnetwork    provider: bridge %s at %s/16, forwarding; uplink %s\n", SP_NET_BRIDGE,
-	       SP_NET_PROVIDER_ADDR,
-	       inst->uplink == SP_UPLINK_HOST ? "host (NAT; nothing new in, nothing to the host itself)" : "none");
+	printf("\nnetwork    provider: bridge %s at %s/16, MAC 0a:b3:ec:00:00:01, forwarding\n", SP_NET_BRIDGE,
+	       SP_NET_PROVIDER_ADDR);
+	if (inst->uplink == SP_UPLINK_HOST)
+		printf("  uplink   host: the internet through NAT; nothing new in; not the host itself, nor any\n"
+		       "           private, shared, link-local or multicast address\n");
+	else
+		printf("  uplink   none: its clients reach the provider only\n");
 	printf("  clients  ");
 	for (size_t i = 0; i < cfg->n_instances; i++) {
 		const struct sp_instance *c = &cfg->instances[i];

@@ -114,40 +114,48 @@ static const char *env_get(const struct sp_instance *i, const char *key)
 	return NULL;
 }
 
-/* All of an instance's network in one line: any difference restarts it
- * (its links and rules are made at start). */
-static void net_text(const struct sp_instance *i, char *buf, size_t n)
+/* All of an instance's network in one line (malloc'ed, NULL on ENOMEM):
+ * any difference restarts it, its links and rules being made at start.
+ * Peers go with their MACs: their links are named after them. */
+static char *net_text(const struct sp_instance *i)
 {
 	const struct sp_net *net = &i->net;
-	char mac[18], rule[64];
+	char mac[18], rule[64], *buf = NULL;
 	size_t len;
+	FILE *f = open_memstream(&buf, &len);
 
+	if (!f)
+		return NULL;
 	if (i->provides_net) {
-		snprintf(buf, n, "provider (uplink %s)", i->uplink == SP_UPLINK_HOST ? "host" : "none");
-		return;
+		fprintf(f, "provider (uplink %s)", i->uplink == SP_UPLINK_HOST ? "host" : "none");
+	} else if (!net->provider) {
+		fputs("none", f);
+	} else {
+		sp_net_mac_text(net->mac, mac);
+		fprintf(f, "client of %s (MAC %s", net->provider, mac);
+		for (size_t k = 0; k < net->n_peers; k++) {
+			sp_net_mac_text(net->peers[k].mac, mac);
+			fprintf(f, "%s%s %s", k ? ", " : ", peers ", net->peers[k].name, mac);
+		}
+		if (!net->allow_any)
+			fputs(", allow [", f);
+		for (size_t k = 0; !net->allow_any && k < net->n_allow; k++) {
+			sp_net_allow_text(&net->allow[k], rule, sizeof rule);
+			fprintf(f, "%s%s", k ? ", " : "", rule);
+		}
+		fputs(net->allow_any ? ")" : "])", f);
 	}
-	if (!net->provider) {
-		snprintf(buf, n, "none");
-		return;
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
 	}
-	sp_net_mac_text(net->mac, mac);
-	len = (size_t)snprintf(buf, n, "client of %s (MAC %s", net->provider, mac);
-	for (size_t k = 0; k < net->n_peers && len < n; k++)
-		len += (size_t)snprintf(buf + len, n - len, "%s%s", k ? ", " : ", peers ", net->peers[k].name);
-	if (!net->allow_any && len < n)
-		len += (size_t)snprintf(buf + len, n - len, ", allow [");
-	for (size_t k = 0; !net->allow_any && k < net->n_allow && len < n; k++) {
-		sp_net_allow_text(&net->allow[k], rule, sizeof rule);
-		len += (size_t)snprintf(buf + len, n - len, "%s%s", k ? ", " : "", rule);
-	}
-	if (len < n)
-		snprintf(buf + len, n - len, "%s)", net->allow_any ? "" : "]");
+	return buf;
 }
 
 static int compare(const struct sp_instance *a, const struct sp_instance *b, struct sp_instance_diff *d)
 {
 	char **v = NULL;
-	char x[2048], y[2048];
+	char x[2048], y[2048], *na, *nb;
 	int r = 0;
 
 	/* Software, each store path on its own: an app updated on its own
@@ -215,10 +223,14 @@ static int compare(const struct sp_instance *a, const struct sp_instance *b, str
 		if (strcmp(k1, k2) != 0)
 			r |= say(&v, "VM kernel changed from %s to %s", k1, k2);
 	}
-	net_text(a, x, sizeof x);
-	net_text(b, y, sizeof y);
-	if (strcmp(x, y) != 0)
-		r |= say(&v, "network changed from %s to %s", x, y);
+	na = net_text(a);
+	nb = net_text(b);
+	if (!na || !nb)
+		r = -1;
+	else if (strcmp(na, nb) != 0)
+		r |= say(&v, "network changed from %s to %s", na, nb);
+	free(na);
+	free(nb);
 	r |= limit(&v, "memory", a->resources.memory, b->resources.memory, true);
 	r |= limit(&v, "pids", a->resources.pids, b->resources.pids, false);
 	if (a->resources.cpus != b->resources.cpus) {

@@ -2,7 +2,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
+#include <net/if.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +123,8 @@ static char *replace(char *del, char *add)
 	return both;
 }
 
+static const uint8_t bridge_mac[6] = { 0x0a, 0xb3, 0xec, 0x00, 0x00, 0x01 };
+
 static int provider_inside(const struct sp_plan *plan, struct sp_err *err)
 {
 	struct sp_nl *nl = NULL;
@@ -138,7 +143,10 @@ static int provider_inside(const struct sp_plan *plan, struct sp_err *err)
 		return -1;
 	if (sp_nl_open(&nl, err) < 0)
 		return -1;
-	if (sp_nl_bridge_add(nl, SP_NET_BRIDGE, err) < 0 ||
+	/* A MAC of its own, which no client has (their last two bytes are
+	 * never 00:01): otherwise the bridge takes its lowest port's, and its
+	 * clients' gateway changes as clients come and go. */
+	if (sp_nl_bridge_add(nl, SP_NET_BRIDGE, err) < 0 || sp_nl_link_set_mac(nl, SP_NET_BRIDGE, bridge_mac, err) < 0 ||
 	    sp_nl_addr_add(nl, SP_NET_BRIDGE, in_text(SP_NET_PROVIDER_ADDR), SP_NET_PREFIX_LEN, err) < 0 ||
 	    sp_nl_link_set_up(nl, SP_NET_BRIDGE, true, err) < 0)
 		goto out;
@@ -148,6 +156,70 @@ static int provider_inside(const struct sp_plan *plan, struct sp_err *err)
 out:
 	sp_nl_close(nl);
 	return r;
+}
+
+/* Uplinks need the host to forward.  Where it did not, Spectrum turns
+ * forwarding on together with a guard table that forwards nothing but
+ * the uplinks' traffic, and turns both off with the last uplink; where it
+ * did, it leaves the host's own routing alone.  Engines take turns. */
+#define UPLINK_LOCK "/run/spectrum-uplink.lock"
+
+static int host_lock(void)
+{
+	int fd = open(UPLINK_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd >= 0)
+		while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
+			;
+	return fd;
+}
+
+static bool host_forwards(void)
+{
+	char c = '0';
+	int fd = open("/proc/sys/net/ipv4/ip_forward", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (read(fd, &c, 1) != 1)
+			c = '0';
+		close(fd);
+	}
+	return c == '1';
+}
+
+static bool guard_present(void)
+{
+	struct sp_err ignored = { 0 };
+
+	return sp_nft_run("guard", "list table ip " SP_NFT_GUARD "\n", &ignored) == 0;
+}
+
+static int forwarding_on(struct sp_err *err)
+{
+	bool guarded = guard_present();
+
+	if (host_forwards() && !guarded)
+		return 0;
+	if (!guarded && nft("the host's forwarding guard", sp_nft_forward_guard(), err) < 0)
+		return -1;
+	return sp_net_sysctl("ipv4/ip_forward", "1", false, err);
+}
+
+/* After LINK is gone: the last uplink turns forwarding off again. */
+static void forwarding_off_unless_used(void)
+{
+	struct sp_err ignored = { 0 };
+	struct if_nameindex *links = if_nameindex();
+	bool used = false;
+
+	for (struct if_nameindex *l = links; l && l->if_name; l++)
+		used |= strncmp(l->if_name, "spu-", 4) == 0;
+	if (links)
+		if_freenameindex(links);
+	if (used || !guard_present())
+		return;
+	sp_net_sysctl("ipv4/ip_forward", "0", false, &ignored);
+	nft("remove the host's forwarding guard", sp_nft_delete("ip", SP_NFT_GUARD), &ignored);
 }
 
 static int uplink_host_side(const struct sp_plan *plan, const struct uplink *u, int netns, struct sp_err *err)
@@ -162,12 +234,10 @@ static int uplink_host_side(const struct sp_plan *plan, const struct uplink *u, 
 	    sp_nl_addr_add(nl, u->link, in_of(u->host), 30, err) < 0 ||
 	    sp_nl_link_set_up(nl, u->link, true, err) < 0)
 		goto out;
-	/* The host routes the provider's traffic out: forwarding is on for
-	 * the whole host from now on, as with any container network. */
-	if (sp_net_sysctl("ipv4/ip_forward", "1", false, err) < 0)
+	if (nft("the host's uplink table",
+		replace(sp_nft_fresh("ip", u->table), sp_nft_uplink(u->table, u->link, u->subnet)), err) < 0)
 		goto out;
-	r = nft("the host's uplink table",
-		replace(sp_nft_fresh("ip", u->table), sp_nft_uplink(u->table, u->link, u->subnet)), err);
+	r = forwarding_on(err);
 out:
 	(void)plan;
 	sp_nl_close(nl);
@@ -194,7 +264,7 @@ out:
 int sp_net_provider_up(const struct sp_plan *plan, int netns, struct sp_err *err)
 {
 	struct uplink u;
-	int saved, r;
+	int saved, r, lock;
 
 	if (sp_netns_enter(netns, &saved, err) < 0)
 		goto fail;
@@ -205,7 +275,11 @@ int sp_net_provider_up(const struct sp_plan *plan, int netns, struct sp_err *err
 	if (plan->net.uplink != SP_UPLINK_HOST)
 		return 0;
 	uplink_names(plan, &u);
-	if (uplink_slot(plan, &u, err) < 0 || uplink_host_side(plan, &u, netns, err) < 0)
+	lock = host_lock();
+	r = uplink_slot(plan, &u, err) < 0 ? -1 : uplink_host_side(plan, &u, netns, err);
+	if (lock >= 0)
+		close(lock);
+	if (r < 0)
 		goto fail_uplink;
 	if (sp_netns_enter(netns, &saved, err) < 0)
 		goto fail_uplink;
@@ -225,15 +299,20 @@ void sp_net_provider_down(const struct sp_plan *plan)
 	struct sp_err ignored = { 0 };
 	struct sp_nl *nl = NULL;
 	struct uplink u;
+	int lock;
 
 	if (plan->net.role != SP_NET_ROLE_PROVIDER || plan->net.uplink != SP_UPLINK_HOST)
 		return;
 	uplink_names(plan, &u);
+	lock = host_lock();
 	if (sp_nl_open(&nl, &ignored) == 0) {
 		sp_nl_link_del(nl, u.link, &ignored);
 		sp_nl_close(nl);
 	}
 	nft("remove the host's uplink table", sp_nft_delete("ip", u.table), &ignored);
+	forwarding_off_unless_used();
+	if (lock >= 0)
+		close(lock);
 }
 
 static int client_in_provider(const struct sp_plan *plan, int client_netns, struct sp_err *err)

@@ -32,10 +32,13 @@ char *sp_nft_provider(const struct sp_plan_net *net)
 		"table inet spectrum {\n"
 		"\tchain forward {\n"
 		"\t\ttype filter hook forward priority 0; policy accept;\n"
+		/* Clients meet on the bridge, never routed through the
+		 * provider (a forged ICMP error would pass as "related"). */
+		"\t\tiifname \"%s\" oifname \"%s\" drop\n"
 		"\t\toifname \"%s\" ct state established,related accept\n"
 		"\t\toifname \"%s\" drop\n"
 		"\t}\n",
-		SP_NET_BRIDGE, SP_NET_BRIDGE);
+		SP_NET_BRIDGE, SP_NET_BRIDGE, SP_NET_BRIDGE, SP_NET_BRIDGE);
 	if (net->uplink == SP_UPLINK_HOST)
 		fprintf(f,
 			"\tchain postrouting {\n"
@@ -108,7 +111,9 @@ char *sp_nft_client(const struct sp_plan_net *net)
 		"\t\ttype filter hook forward priority 0; policy accept;\n",
 		p);
 	if (!net->allow_any) {
-		fprintf(f, "\t\tip saddr %s ct state established,related accept\n", a);
+		/* Of its own connections only: an ICMP error it forges about
+		 * someone else's is "related" too. */
+		fprintf(f, "\t\tip saddr %s ct original ip saddr %s ct state established,related accept\n", a, a);
 		for (size_t i = 0; i < net->n_allow; i++)
 			allow_rule(f, a, &net->allow[i]);
 		fprintf(f, "\t\tip saddr %s drop\n", a);
@@ -116,6 +121,13 @@ char *sp_nft_client(const struct sp_plan_net *net)
 	fputs("\t}\n}\n", f);
 	return finish(f, &buf);
 }
+
+/* Where an uplink does not go: the host's own and private networks
+ * (RFC 1918, CGNAT and so other providers' uplinks, link-local and cloud
+ * metadata, loopback, benchmarking, multicast and reserved). */
+#define UPLINK_DENIED                                                                        \
+	"0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, " \
+	"192.0.0.0/24, 192.168.0.0/16, 198.18.0.0/15, 224.0.0.0/3"
 
 char *sp_nft_uplink(const char *table, const char *link, const char *subnet)
 {
@@ -126,6 +138,7 @@ char *sp_nft_uplink(const char *table, const char *link, const char *subnet)
 			 "\t}\n"
 			 "\tchain forward {\n"
 			 "\t\ttype filter hook forward priority 0; policy accept;\n"
+			 "\t\tiifname \"%s\" ip daddr { " UPLINK_DENIED " } drop\n"
 			 "\t\toifname \"%s\" ct state established,related accept\n"
 			 "\t\toifname \"%s\" drop\n"
 			 "\t}\n"
@@ -135,7 +148,17 @@ char *sp_nft_uplink(const char *table, const char *link, const char *subnet)
 			 "\t\tiifname \"%s\" drop\n"
 			 "\t}\n"
 			 "}\n",
-			 table, subnet, link, link, link, link, link);
+			 table, subnet, link, link, link, link, link, link);
+}
+
+char *sp_nft_forward_guard(void)
+{
+	return sp_printf("table ip " SP_NFT_GUARD " {\n"
+			 "\tchain forward {\n"
+			 "\t\ttype filter hook forward priority 0; policy accept;\n"
+			 "\t\tiifname != \"spu-*\" oifname != \"spu-*\" drop\n"
+			 "\t}\n"
+			 "}\n");
 }
 
 static char *per_family(const char *families, const char *name, bool fresh)

@@ -12,8 +12,12 @@
  *   inet spectrum-PORT     its egress policy ("allow")
  * On the host, for a provider with "uplink": "host":
  *   ip spectrum-up-HASH    NAT of the provider's link out of the host;
- *                          nothing new into it, and nothing from it to the
- *                          host itself
+ *                          nothing new into it, nothing from it to the
+ *                          host itself or to private, shared, link-local
+ *                          or reserved addresses (the internet only)
+ *   ip spectrum-forward    while Spectrum keeps IPv4 forwarding on for its
+ *                          uplinks on a host that had it off: nothing else
+ *                          is forwarded
  * Base chains of one hook all see a packet, and a drop in any is final, so
  * each client's tables only ever drop its own traffic. */
 #pragma once
@@ -24,6 +28,9 @@
 char *sp_nft_provider(const struct sp_plan_net *net);
 char *sp_nft_client(const struct sp_plan_net *net);
 char *sp_nft_uplink(const char *table, const char *link, const char *subnet);
+
+#define SP_NFT_GUARD "spectrum-forward"
+char *sp_nft_forward_guard(void);
 
 /* Removes the tables of FAMILY NAME (a space-separated list of families),
  * present or not. */

@@ -5,7 +5,8 @@
 # Everything happens in network namespaces this test makes: HOST stands in
 # for the host (every spectrum command runs in it through nsenter, so the
 # uplink's link, NAT and forwarding are made there, not on the machine),
-# WORLD is a test host reachable from HOST only (10.77.0.2).  Traffic goes
+# WORLD is a test host reachable from HOST only, at an address of the
+# internet's (198.51.100.2, TEST-NET-2) and one of a LAN (10.77.0.2).  Traffic goes
 # only to loopback and to those namespaces; every wait is bounded.
 #
 # Usage: net.sh SPECTRUM PROBE        (TAP on stdout)
@@ -32,8 +33,10 @@ ip netns add "$HOST" && ip netns add "$WORLD" || { echo "Bail out! ip netns add 
 ip -n "$HOST" link set lo up
 ip -n "$WORLD" link set lo up
 ip -n "$HOST" link add wan0 type veth peer name eth0 netns "$WORLD"
+ip -n "$HOST" addr add 198.51.100.1/24 dev wan0
 ip -n "$HOST" addr add 10.77.0.1/24 dev wan0
 ip -n "$HOST" link set wan0 up
+ip -n "$WORLD" addr add 198.51.100.2/24 dev eth0
 ip -n "$WORLD" addr add 10.77.0.2/24 dev eth0
 ip -n "$WORLD" link set eth0 up
 
@@ -138,6 +141,8 @@ inside c2 python3 $NH connect 100.64.0.1 7000
 check "TCP: c2 connects to its provider" "$OUT" test "$RC" = 0
 inside c2 ping -c 1 -W 2 100.64.0.1
 check "ICMP: c2 pings its provider" "$OUT" test "$RC" = 0
+inside c2 ip neigh show 100.64.0.1
+check "the gateway's MAC is the provider's own, 0a:b3:ec:00:00:01" "$OUT" grep -q "lladdr 0a:b3:ec:00:00:01" <<<"$OUT"
 check "the provider sees c2's own address" "$(cat "$T/prov.out")" grep -qx "$C2" "$T/prov.out"
 
 # ---- clients of one provider cannot reach each other ----
@@ -186,11 +191,11 @@ counters() { # packets seen by every link of HOST and WORLD
 		awk -F'[: ]+' '/:/ && $2 != "lo" { s += $4 + $12 } END { print s + 0 }'
 }
 before=$(counters)
-inside iso python3 $NH connect 10.77.0.2 8001
+inside iso python3 $NH connect 198.51.100.2 8001
 r1=$RC
 inside iso python3 $NH connect 100.64.0.1 7000
 r2=$RC
-inside iso python3 $NH udp 10.77.0.1 53
+inside iso python3 $NH udp 198.51.100.1 53
 after=$(counters)
 check "net none: connections fail inside" "$r1 $r2" test "$r1$r2" = 11
 check "net none: no packet reached any link outside (counters $before -> $after)" "" test "$before" = "$after"
@@ -204,27 +209,32 @@ done
 in_host timeout 60 python3 "$STATE/data/tools/nethelper.py" serve 8003 55 >"$T/host.8003" 2>&1 &
 BG_PIDS+=("$!")
 wait_for 5 grep -q listening "$T/host.8003"
-inside c1 python3 $NH connect 10.77.0.2 8001
+inside c1 python3 $NH connect 198.51.100.2 8001
 check "egress: c1 (allow tcp/8001) reaches the world on 8001" "$OUT" test "$RC" = 0
-inside c1 python3 $NH connect 10.77.0.2 8002
+inside c1 python3 $NH connect 198.51.100.2 8002
 check "egress: c1 is refused on 8002" "$OUT" test "$RC" = 1
-inside c1 ping -c 1 -W 2 10.77.0.2
+inside c1 ping -c 1 -W 2 198.51.100.2
 check "egress: c1 (allow icmp) pings the world" "$OUT" test "$RC" = 0
-inside c2 python3 $NH connect 10.77.0.2 8002
+inside c2 python3 $NH connect 198.51.100.2 8002
 check "egress: c2 (no allow) reaches the world on 8002" "$OUT" test "$RC" = 0
-inside c4 python3 $NH connect 10.77.0.2 8001
+inside c4 python3 $NH connect 198.51.100.2 8001
 check "egress: c4 (allow []) does not reach the world" "$OUT" test "$RC" = 1
 inside c4 python3 $NH connect 100.64.0.1 7000
 check "egress: c4 (allow []) still reaches its provider" "$OUT" test "$RC" = 0
-inside c3 python3 $NH connect 10.77.0.2 8001
+inside c3 python3 $NH connect 198.51.100.2 8001
 check "no uplink: c3 (provider netvm2) does not reach the world" "$OUT" test "$RC" = 1
-inside c2 python3 $NH connect 10.77.0.1 8003
+inside c2 python3 $NH connect 198.51.100.1 8003
 check "uplink: a client does not reach the host itself" "$OUT" test "$RC" = 1
+inside c2 python3 $NH connect 10.77.0.2 8002
+check "uplink: a client does not reach a private (LAN) address beyond the host" "$OUT" test "$RC" = 1
+out=$(in_host cat /proc/sys/net/ipv4/ip_forward; ip netns exec "$HOST" nft list tables)
+check "the host forwards, with the guard that forwards nothing but uplinks" "$out" \
+	bash -c 'grep -qx 1 <<<"$1" && grep -q "table ip spectrum-forward" <<<"$1"' _ "$out"
 sleep 0.5
 seen=$(cat "$T/world.8001" "$T/world.8002" | grep -v listening)
 check "uplink: the world saw connections" "$seen" test -n "$seen"
 check "uplink: every one from the host's address (NAT), none from 100.64/100.65" "$seen" \
-	bash -c '! grep -v -x "10.77.0.1" <<<"$1"' _ "$seen"
+	bash -c '! grep -v -x "198.51.100.1" <<<"$1"' _ "$seen"
 host_seen=$(grep -v listening "$T/host.8003")
 check "uplink: the host's own server saw nothing" "$host_seen" test -z "$host_seen"
 
@@ -304,7 +314,49 @@ check "after 50 client runs the provider has its own table only" "$tables" test 
 out=$(ip -n "$HOST" -o link | link_names; ip netns exec "$HOST" nft list ruleset)
 check "after 50 cycles the host has lo and wan0 only, and no nftables rule" "$out" test "$out" = "lo wan0 "
 addrs=$(ip -n "$HOST" -4 -o addr | awk '{ print $2, $4 }' | tr '\n' ' ')
-check "after 50 cycles the host has its own addresses only" "$addrs" test "$addrs" = "lo 127.0.0.1/8 wan0 10.77.0.1/24 "
+check "after 50 cycles the host has its own addresses only" "$addrs" test "$addrs" = "lo 127.0.0.1/8 wan0 198.51.100.1/24 wan0 10.77.0.1/24 "
+out=$(in_host cat /proc/sys/net/ipv4/ip_forward)
+check "after the last uplink the host no longer forwards (it did not before)" "$out" test "$out" = 0
+
+# ---- supervised: a client's start starts its provider; a provider's stop is reported ----
+SCAN=$RUNDIR/s6/scan
+svscan_stop() {
+	local pid
+	pid=$(pgrep -f -x "s6-svscan -d 3 $SCAN" | head -n 1)
+	[ -n "$pid" ] || return 0
+	timeout 10 s6-svscanctl -t "$SCAN" 2>/dev/null
+	wait_gone "$pid" 20 || kill -KILL "$pid" 2>/dev/null
+}
+EXTRA_CLEANUP="svscan_stop; $EXTRA_CLEANUP"
+out=$(spn switch "$CONF" 2>&1)
+check "switch records the configuration (nothing autostarts)" "$out" test $? = 0
+out=$(spn start c2 2>&1)
+check "start c2: its provider netvm is started first" "$out" \
+	bash -c 'grep -q "c2: starting its net provider netvm first" <<<"$1" && grep -q "^netvm started" <<<"$1" && grep -q "^c2 started" <<<"$1"' _ "$out"
+inside c2 ping -c 1 -W 2 100.64.0.1
+check "supervised c2 pings its provider" "$OUT" test "$RC" = 0
+out=$(spn list --json 2>&1)
+check "list --json: c2 connected, with its address and provider" "$out" python3 -c '
+import json, sys
+i = {x["name"]: x for x in json.loads(sys.argv[1])}
+n = i["c2"]["network"]
+assert n["mode"] == "client" and n["connected"] is True and n["provider"] == "netvm" and n["address"] == sys.argv[2] + "/16", n
+assert i["netvm"]["network"]["mode"] == "provider" and i["iso"]["network"]["mode"] == "none", i' "$out" "$C2"
+out=$(spn list 2>&1)
+check "list: c2's network column" "$out" grep -q "^c2 .*$C2 via netvm " <<<"$out"
+out=$(spn stop netvm 2>&1)
+check "stop netvm reports c2 as without network" "$out" grep -q "c2: no network now (its provider netvm stopped" <<<"$out"
+out=$(spn list --json 2>&1)
+check "list --json: c2 no longer connected" "$out" python3 -c '
+import json, sys
+i = {x["name"]: x for x in json.loads(sys.argv[1])}
+assert i["c2"]["network"]["connected"] is False, i["c2"]' "$out"
+out=$(spn list 2>&1)
+check "list: c2 shown as down" "$out" grep -q "^c2 .*$C2 via netvm (down)" <<<"$out"
+inside c2 ping -c 1 -W 2 100.64.0.1
+check "c2 indeed has no network" "$OUT" test "$RC" != 0
+spn stop c2 >/dev/null 2>&1
+svscan_stop
 
 # ---- bad network configuration ----
 bad() { # WHAT EXPECTED-MESSAGE-PART INSTANCES-JSON

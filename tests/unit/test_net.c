@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "config/diff.h"
 #include "config/model.h"
 #include "net/addr.h"
 #include "net/rules.h"
@@ -197,6 +198,9 @@ static void test_plan_rules(void **state)
 	assert_non_null(strstr(r, want));
 	snprintf(want, sizeof want, "ip saddr %s ip daddr 198.51.100.7/32 tcp dport 80 accept\n", pa.net.addr);
 	assert_non_null(strstr(r, want));
+	snprintf(want, sizeof want, "ip saddr %s ct original ip saddr %s ct state established,related accept\n",
+		 pa.net.addr, pa.net.addr);
+	assert_non_null(strstr(r, want));
 	snprintf(want, sizeof want, "ip saddr %s drop\n\t}\n}\n", pa.net.addr);
 	assert_non_null(strstr(r, want));
 	free(r);
@@ -210,7 +214,11 @@ static void test_plan_rules(void **state)
 	free(r);
 
 	r = sp_nft_provider(&pp.net);
-	assert_non_null(strstr(r, "oifname \"sp-clients\" ct state established,related accept\n"));
+	/* Bridge to bridge through the provider is dropped before anything
+	 * "related" is accepted. */
+	assert_true(strstr(r, "iifname \"sp-clients\" oifname \"sp-clients\" drop\n") != NULL &&
+		    strstr(r, "iifname \"sp-clients\" oifname \"sp-clients\" drop\n") <
+			    strstr(r, "oifname \"sp-clients\" ct state established,related accept\n"));
 	assert_non_null(strstr(r, "oifname \"uplink0\" masquerade\n"));
 	free(r);
 	r = sp_nft_delete("bridge inet", "spectrum-x");
@@ -223,6 +231,42 @@ static void test_plan_rules(void **state)
 	sp_config_free(&cfg);
 }
 
+/* A change anywhere in a long egress policy restarts the instance. */
+static void test_diff_long_policy(void **state)
+{
+	char *texts[2];
+	struct sp_config cfg[2];
+	struct sp_err err = { 0 };
+	struct sp_instance_diff *d;
+	size_t n;
+
+	(void)state;
+	for (int v = 0; v < 2; v++) {
+		char *buf = NULL;
+		size_t len;
+		FILE *f = open_memstream(&buf, &len);
+
+		fputs("{\"instances\": {\"p\": {\"software\": [\"host\"], \"command\": [\"sh\"], "
+		      "\"provides\": [\"net\"]}, \"a\": {\"software\": [\"host\"], \"command\": [\"sh\"], "
+		      "\"net\": {\"provider\": \"p\", \"allow\": [", f);
+		for (int i = 0; i < 200; i++)
+			fprintf(f, "\"tcp/%d@10.%d.0.0/16\", ", 1000 + i, i);
+		fprintf(f, "\"udp/%d\"]}}}}", v ? 54 : 53);
+		fclose(f);
+		texts[v] = buf;
+		assert_int_equal(sp_config_parse(buf, len, "t.json", &cfg[v], &err), 0);
+	}
+	assert_int_equal(sp_config_diff(&cfg[0], &cfg[1], &d, &n, &err), 0);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(d[i].name, "a") == 0)
+			assert_true(d[i].kind == SP_DIFF_CHANGED && d[i].needs_restart);
+	sp_config_diff_free(d, n);
+	for (int v = 0; v < 2; v++) {
+		sp_config_free(&cfg[v]);
+		free(texts[v]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_mac_text),
 		cmocka_unit_test(test_config_net),
 		cmocka_unit_test(test_plan_rules),
+		cmocka_unit_test(test_diff_long_policy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
