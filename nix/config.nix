@@ -35,12 +35,12 @@ let
 
   isDerivation = x: isAttrs x && (x.type or null) == "derivation";
 
-  # The keys of an instance that DESIGN.md knows.  `vm` and `provides` (and
-  # isolation "vm", net providers) pass here and are refused by Spectrum
-  # itself as "not supported yet", so that there is one message for them.
+  # The keys of an instance that DESIGN.md knows (with `uplink`, a
+  # provider's).  What joins instances (a provider that exists, peers that
+  # list each other) is checked by Spectrum itself, with the key path.
   instanceKeys = [
     "isolation" "software" "command" "data" "net" "resources" "env"
-    "restart" "autostart" "stop_timeout" "vm" "provides"
+    "restart" "autostart" "stop_timeout" "vm" "provides" "uplink"
   ];
   grantKeys = [ "path" "at" "mode" ];
   resourceKeys = [ "memory" "cpus" "pids" ];

@@ -17,6 +17,7 @@
 #include "net/nft.h"
 #include "net/rules.h"
 #include "util/cleanup.h"
+#include "util/fnv.h"
 #include "util/strv.h"
 
 /* Uplinks take /30s of 100.65.0.0/16: .1 the host, .2 the provider. */
@@ -30,20 +31,9 @@ struct uplink {
 	char subnet[24];
 };
 
-static uint32_t id_hash(const char *id)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *id; id++) {
-		h ^= (unsigned char)*id;
-		h *= 16777619u;
-	}
-	return h;
-}
-
 static void uplink_names(const struct sp_plan *plan, struct uplink *u)
 {
-	uint32_t h = id_hash(plan->id);
+	uint32_t h = sp_fnv1a32(plan->id);
 
 	snprintf(u->link, sizeof u->link, "spu-%08x", h);
 	snprintf(u->table, sizeof u->table, "spectrum-up-%08x", h);
@@ -64,7 +54,7 @@ static bool slot_taken(const struct ifaddrs *list, uint32_t net)
 static int uplink_slot(const struct sp_plan *plan, struct uplink *u, struct sp_err *err)
 {
 	struct ifaddrs *list;
-	uint32_t start = id_hash(plan->id) % UPLINK_SLOTS;
+	uint32_t start = sp_fnv1a32(plan->id) % UPLINK_SLOTS;
 	struct in_addr in;
 	char text[INET_ADDRSTRLEN];
 

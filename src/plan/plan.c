@@ -10,6 +10,7 @@
 
 #include "plan/plan-internal.h"
 #include "util/cleanup.h"
+#include "util/fnv.h"
 #include "util/strv.h"
 
 #define CPU_PERIOD_US 100000
@@ -185,15 +186,9 @@ static int build_env(const struct sp_instance *inst, const char *path, const cha
 
 char *sp_instance_id(const struct sp_store *store, const char *name)
 {
-	uint32_t h = 2166136261u;
-
 	/* Two stores on one host may both have a "writer-work": the store
 	 * is part of what names the instance's cgroups. */
-	for (const char *p = store->root; *p; p++) {
-		h ^= (unsigned char)*p;
-		h *= 16777619u;
-	}
-	return sp_printf("%s.%08x", name, (unsigned)h);
+	return sp_printf("%s.%08x", name, (unsigned)sp_fnv1a32(store->root));
 }
 
 int sp_plan_build(const struct sp_instance *inst, const struct sp_store *store,

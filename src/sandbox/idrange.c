@@ -7,21 +7,11 @@
 #include <unistd.h>
 
 #include "sandbox/idrange.h"
-
-static uint32_t fnv1a(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
-}
+#include "util/fnv.h"
 
 int sp_id_lease(const char *name, struct sp_id_lease *lease, struct sp_err *err)
 {
-	unsigned first = fnv1a(name) % SP_ID_SLOTS;
+	unsigned first = sp_fnv1a32(name) % SP_ID_SLOTS;
 	char path[64];
 
 	lease->lock_fd = -1;
