@@ -132,8 +132,8 @@ static void report_clients(struct ctx *c, const char *provider)
 
 		if (inst->net.provider && strcmp(inst->net.provider, provider) == 0 &&
 		    sp_sv_status(&c->sv, inst->name, &st, &ignored) == 0 && is_running(&st))
-			printf("%s: no network now (its provider %s stopped; restart it after %s)\n", inst->name,
-			       provider, provider);
+			printf("%s: no network now (its provider %s stopped; linked again when %s starts)\n",
+			       inst->name, provider, provider);
 	}
 }
 
@@ -281,18 +281,18 @@ static bool alive(const struct sp_sv_status *st)
 	return st->state == SP_SV_UP || st->state == SP_SV_STARTING;
 }
 
-/* A client's link goes with its provider's namespace and is made when the
- * client starts: it is there while both run and the provider started
- * first. */
-static void mark_connected(const struct sp_config *cfg, struct row *rows)
+/* A client's engine records the provider it is linked to; the link goes
+ * with that provider's namespace (and comes back within a second of the
+ * provider's restart). */
+static void mark_connected(const struct sp_sv *sv, const struct sp_config *cfg, struct row *rows)
 {
 	for (size_t i = 0; i < cfg->n_instances; i++) {
 		const struct sp_instance *p = rows[i].inst->net.provider ? sp_config_find(cfg, rows[i].inst->net.provider)
 									 : NULL;
 		const struct row *pr = p ? &rows[p - cfg->instances] : NULL;
 
-		rows[i].connected = pr && alive(&rows[i].st) && pr->st.state == SP_SV_UP &&
-				    pr->st.uptime >= rows[i].st.uptime;
+		rows[i].connected = pr && alive(&rows[i].st) && pr->st.state == SP_SV_UP && pr->st.pid > 0 &&
+				    sp_sv_instance_net_provider(sv, rows[i].inst->name) == pr->st.pid;
 	}
 }
 
@@ -394,7 +394,7 @@ int sp_cmd_list(const struct sp_cli *cli, int argc, char **argv, struct sp_err *
 		if (r->st.pid > 0)
 			r->have_mem = sp_sv_memory(r->st.pid, &r->mem);
 	}
-	mark_connected(&c.cfg, rows);
+	mark_connected(&c.sv, &c.cfg, rows);
 	if (json ? print_json(&c.cfg, rows, c.cfg.n_instances, err) < 0 : (print_table(rows, c.cfg.n_instances), 0))
 		goto out;
 	ret = 0;

@@ -65,7 +65,7 @@ static const struct sp_command commands[] = {
 	  "Stops supervised instances: SIGTERM, then SIGKILL after the instance's\n"
 	  "stop_timeout; every process of the instance is gone afterwards.\n"
 	  "Stopping a network provider names each running client it leaves\n"
-	  "without network.\n" },
+	  "without network; they are linked again within a second of its start.\n" },
 	{ "restart", sp_cmd_restart, "restart NAME...", "Stops, then starts, supervised instances.\n" },
 	{ "exec", sp_cmd_exec, "exec [--config FILE] NAME -- CMD...",
 	  "Runs CMD inside the running instance NAME: in its namespaces and cgroups,\n"

@@ -20,7 +20,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "net/attach.h"
 #include "net/nft.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/child.h"
@@ -28,8 +27,8 @@
 #include "sandbox/idmap.h"
 #include "sandbox/idrange.h"
 #include "sandbox/janitor.h"
-#include "sandbox/join.h"
 #include "sandbox/mountpoint.h"
+#include "sandbox/network.h"
 #include "sandbox/pty.h"
 #include "sandbox/relay.h"
 #include "sandbox/report.h"
@@ -88,54 +87,6 @@ static int back_to_root(int saved_bits, struct sp_err *err)
 	if (setresuid((uid_t)-1, 0, (uid_t)-1) < 0 || prctl(PR_SET_SECUREBITS, saved_bits, 0, 0, 0) < 0)
 		return sp_fail_errno(err, errno, "return to root after clone");
 	return 0;
-}
-
-/* The instance's network, made from the host before its command runs
- * (net/attach.h).  A client's provider must run: its namespace is found
- * the way `exec` finds an instance. */
-static int net_up(const struct sp_plan *plan, const struct sp_store *store, pid_t child, gid_t host_gid,
-		  struct sp_err *err)
-{
-	struct sp_join_target provider;
-	cleanup_fd int own = -1;
-	char path[64];
-	int r;
-
-	if (plan->net.role == SP_NET_ROLE_NONE)
-		return 0;
-	snprintf(path, sizeof path, "/proc/%d/ns/net", (int)child);
-	own = open(path, O_RDONLY | O_CLOEXEC);
-	if (own < 0)
-		return sp_fail_errno(err, errno, "open %s", path);
-	if (plan->net.role == SP_NET_ROLE_PROVIDER)
-		return sp_net_provider_up(plan, own, err);
-	if (sp_join_find(store, plan->net.provider, &provider, err) < 0)
-		return sp_fail(err, SP_ERR_RUNTIME, "its net provider %s is not running (spectrum start %s)",
-			       plan->net.provider, plan->net.provider);
-	r = sp_net_client_up(plan, provider.ns[SP_JOIN_NET], own, host_gid, err);
-	sp_join_close(&provider);
-	return r;
-}
-
-struct net_ctx {
-	const struct sp_plan *plan;
-	const struct sp_store *store;
-};
-
-/* Also the janitor's hook: it must work from what the plan names. */
-static void net_down(const void *arg)
-{
-	const struct net_ctx *c = arg;
-	struct sp_join_target provider;
-	struct sp_err ignored = { 0 };
-
-	if (c->plan->net.role == SP_NET_ROLE_PROVIDER) {
-		sp_net_provider_down(c->plan);
-	} else if (c->plan->net.role == SP_NET_ROLE_CLIENT &&
-		   sp_join_find(c->store, c->plan->net.provider, &provider, &ignored) == 0) {
-		sp_net_client_down(c->plan, provider.ns[SP_JOIN_NET]);
-		sp_join_close(&provider);
-	}
 }
 
 struct prepared_set {
@@ -269,6 +220,7 @@ static int write_map(pid_t pid, const char *file, unsigned base, struct sp_err *
 struct relay {
 	struct sp_relay io; /* first: the callbacks get it */
 	const char *runtime; /* RUN/instances/NAME, or NULL */
+	struct sp_engine_net *net;
 	pid_t *pid_written;
 	int notify_fd;
 	pid_t child;
@@ -330,6 +282,15 @@ static void handle_report(struct sp_relay *io)
 	}
 }
 
+/* A client looks at its provider every second (network.h). */
+static void handle_timer(struct sp_relay *io)
+{
+	struct relay *r = (struct relay *)io;
+
+	if (!io->done)
+		sp_engine_net_tick(r->net);
+}
+
 static void handle_signal(struct sp_relay *io, const struct signalfd_siginfo *si)
 {
 	struct relay *r = (struct relay *)io;
@@ -360,8 +321,8 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 	sigset_t oldmask;
 	bool masked = false, in_cgroup = false;
 	int ret = -1, cgroup_fd, secbits = 0, lock_fd = -1;
-	struct net_ctx net = { plan, store };
-	const struct sp_janitor_hook net_hook = { net_down, &net };
+	struct sp_engine_net net = { .plan = plan, .store = store, .timer = -1 };
+	const struct sp_janitor_hook net_hook = { sp_engine_net_down, &net };
 	bool net_made = false;
 
 	memset(res, 0, sizeof *res);
@@ -431,6 +392,8 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 	/* From here on the network may be partly made: it is removed at the
 	 * end, whatever happens (removal of what is not there is no error). */
 	net_made = true;
+	net.child = r.child;
+	net.host_gid = lease.base + plan->gid;
 	close(sv[1]);
 	sv[1] = -1;
 	close(go[0]);
@@ -444,7 +407,7 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 	sp_err_clear(err);
 	if (write_map(r.child, "uid_map", lease.base, err) < 0 ||
 	    write_map(r.child, "gid_map", lease.base, err) < 0 || write(go[1], "g", 1) != 1 ||
-	    sp_cgroup_attach(cg, r.child, in_cgroup, err) < 0 || net_up(plan, store, r.child, lease.base + plan->gid, err) < 0 ||
+	    sp_cgroup_attach(cg, r.child, in_cgroup, err) < 0 || sp_engine_net_up(&net, err) < 0 ||
 	    write(go[1], "a", 1) != 1) {
 		if (!err->msg[0])
 			sp_fail_errno(err, errno, "start the instance");
@@ -460,6 +423,10 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 
 	r.res = res;
 	r.err = err;
+	r.net = &net;
+	r.io.extra_fd = sp_engine_net_timer(&net);
+	if (r.io.extra_fd >= 0)
+		r.io.on_extra = handle_timer;
 	sp_relay_loop(&r.io);
 	if (r.setup_error[0]) {
 		sp_fail(err, SP_ERR_RUNTIME, "%s", r.setup_error);
@@ -474,6 +441,9 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 			  sp_cgroup_oom_killed(cg);
 	ret = 0;
 out:
+	sp_engine_net_close(&net);
+	if (net_made)
+		sp_engine_net_down(&net);
 	if (pid_written) {
 		char pidfile[4200];
 		snprintf(pidfile, sizeof pidfile, "%s/pid", runtime);
@@ -495,8 +465,6 @@ out:
 			close(go[i]);
 	}
 	prepared_free(&prep);
-	if (net_made)
-		net_down(&net);
 	sp_nft_settle();
 	sp_cgroup_destroy(cg);
 	sp_janitor_dismiss(&jan);

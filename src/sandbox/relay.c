@@ -24,8 +24,8 @@ void sp_relay_loop(struct sp_relay *r)
 {
 	r->stdin_open = true;
 	while (!r->done || !r->sock_eof) {
-		struct pollfd pf[5];
-		int n = 0, i_sock = -1, i_sig, i_master = -1, i_in = -1, i_out = -1;
+		struct pollfd pf[6];
+		int n = 0, i_sock = -1, i_sig, i_master = -1, i_in = -1, i_out = -1, i_extra = -1;
 
 		if (!r->sock_eof) {
 			i_sock = n;
@@ -33,6 +33,10 @@ void sp_relay_loop(struct sp_relay *r)
 		}
 		i_sig = n;
 		pf[n++] = (struct pollfd){ r->sigfd, POLLIN, 0 };
+		if (r->on_extra) {
+			i_extra = n;
+			pf[n++] = (struct pollfd){ r->extra_fd, POLLIN, 0 };
+		}
 		if (r->pty.master >= 0) {
 			i_master = n;
 			pf[n++] = (struct pollfd){ r->pty.master, POLLIN, 0 };
@@ -57,6 +61,8 @@ void sp_relay_loop(struct sp_relay *r)
 			r->on_report(r);
 		if (pf[i_sig].revents)
 			read_signal(r);
+		if (i_extra >= 0 && pf[i_extra].revents)
+			r->on_extra(r);
 		if (i_master >= 0 && pf[i_master].revents) {
 			int out = r->pty.tty[1] ? 1 : 2;
 			if (!sp_pty_pump(r->pty.master, out)) {

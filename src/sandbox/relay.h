@@ -21,6 +21,9 @@ struct sp_relay {
 	void (*on_report)(struct sp_relay *r);
 	/* A signal other than SIGWINCH (which resizes the pty here). */
 	void (*on_signal)(struct sp_relay *r, const struct signalfd_siginfo *si);
+	/* When set: EXTRA_FD is readable (a timer, say). */
+	void (*on_extra)(struct sp_relay *r);
+	int extra_fd;
 	bool stdin_open;
 	struct {
 		char buf[4096];

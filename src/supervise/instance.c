@@ -11,13 +11,15 @@
 #include <unistd.h>
 
 #include "sandbox/engine.h"
+#include "sandbox/network.h"
 #include "supervise/supervise.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
 
-pid_t sp_sv_instance_pid(const struct sp_sv *sv, const char *name)
+/* The live pid in RUN/instances/NAME/FILE, or 0. */
+static pid_t read_pid(const struct sp_sv *sv, const char *name, const char *file)
 {
-	cleanup_free char *path = sp_printf("%s/" SP_RUNTIME_INSTANCES "/%s/pid", sv->run_dir, name);
+	cleanup_free char *path = sp_printf("%s/" SP_RUNTIME_INSTANCES "/%s/%s", sv->run_dir, name, file);
 	cleanup_file FILE *f = path ? fopen(path, "re") : NULL;
 	int pid = 0;
 
@@ -26,6 +28,16 @@ pid_t sp_sv_instance_pid(const struct sp_sv *sv, const char *name)
 	if (kill(pid, 0) < 0 && errno == ESRCH)
 		return 0;
 	return (pid_t)pid;
+}
+
+pid_t sp_sv_instance_pid(const struct sp_sv *sv, const char *name)
+{
+	return read_pid(sv, name, "pid");
+}
+
+pid_t sp_sv_instance_net_provider(const struct sp_sv *sv, const char *name)
+{
+	return read_pid(sv, name, SP_RUNTIME_NET);
 }
 
 /* True when the comma-separated LIST contains WORD. */

@@ -121,6 +121,10 @@ const char *sp_sv_state_name(enum sp_sv_state s);
 /* Host pid of NAME's PID 1 from RUN/instances/NAME/pid, 0 when none. */
 pid_t sp_sv_instance_pid(const struct sp_sv *sv, const char *name);
 
+/* The host pid of the PID 1 of the provider a running client NAME is
+ * linked to, or 0 when it is linked to none. */
+pid_t sp_sv_instance_net_provider(const struct sp_sv *sv, const char *name);
+
 /* Memory charged to the cgroup of PID (memory.current in v2, else
  * memory.usage_in_bytes in v1, else the sum of its processes' RSS).
  * False when it cannot be read. */

@@ -355,6 +355,21 @@ out=$(spn list 2>&1)
 check "list: c2 shown as down" "$out" grep -q "^c2 .*$C2 via netvm (down)" <<<"$out"
 inside c2 ping -c 1 -W 2 100.64.0.1
 check "c2 indeed has no network" "$OUT" test "$RC" != 0
+out=$(spn start netvm 2>&1)
+check "netvm starts again" "$out" grep -q "^netvm started" <<<"$out"
+relinked() { inside c2 ping -c 1 -W 1 100.64.0.1; [ "$RC" = 0 ]; }
+check "c2 is linked again to the restarted provider within seconds (same address)" "$OUT" wait_for 10 relinked
+inside c2 ip -4 -o addr show dev eth0
+check "c2's address after the relink is its own" "$OUT" grep -q "inet $C2/16" <<<"$OUT"
+out=$(spn list --json 2>&1)
+check "list --json: c2 connected again" "$out" python3 -c '
+import json, sys
+i = {x["name"]: x for x in json.loads(sys.argv[1])}
+assert i["c2"]["network"]["connected"] is True, i["c2"]' "$out"
+PORT2=$(port_of c2)
+out=$(nsenter -t "$(spn list --json | python3 -c 'import json,sys; print([x for x in json.load(sys.stdin) if x["name"] == "netvm"][0]["pid"])')" -n nft list tables 2>&1)
+check "the relinked client's tables are in the new provider" "$out" grep -q "table bridge spectrum-$PORT2" <<<"$out"
+spn stop netvm >/dev/null 2>&1
 spn stop c2 >/dev/null 2>&1
 svscan_stop
 
