@@ -44,6 +44,7 @@
 #include "backup/restore.h"
 #include "backup/tree.h"
 #include "util/cleanup.h"
+#include "util/relpath.h"
 
 /* Far deeper than any real tree (PATH_MAX stops a walk at ~2000). */
 #define DEPTH_MAX 4096
@@ -80,8 +81,7 @@ struct restore {
 	int rootfd;
 	bool root;
 	unsigned depth;
-	char *path;        /* the entry being restored, relative to WHERE */
-	size_t len, cap;
+	struct sp_relpath path; /* the entry being restored, relative to WHERE */
 	void *links;       /* tsearch() tree of struct link */
 	char shown[SHOWN_MAX + 1];
 };
@@ -106,34 +106,19 @@ static const char *shown(const char *s, char *buf, size_t size)
 /* Puts the path of the entry being restored before the message. */
 static int at(struct restore *r, struct sp_err *err)
 {
-	return sp_err_wrap(err, "%s", shown(r->path, r->shown, sizeof r->shown));
+	return sp_err_wrap(err, "%s", shown(r->path.s, r->shown, sizeof r->shown));
 }
 
 static int path_push(struct restore *r, const char *name, size_t *old, struct sp_err *err)
 {
-	size_t n = strlen(name), need = r->len + 1 + n + 1;
-
-	if (need > r->cap) {
-		size_t cap = r->cap * 2 > need ? r->cap * 2 : need;
-		char *p = realloc(r->path, cap);
-
-		if (!p)
-			return sp_fail_errno(err, ENOMEM, "path");
-		r->path = p;
-		r->cap = cap;
-	}
-	*old = r->len;
-	if (r->len > 0)
-		r->path[r->len++] = '/';
-	memcpy(r->path + r->len, name, n + 1);
-	r->len += n;
+	if (sp_relpath_push(&r->path, name, old) < 0)
+		return sp_fail_errno(err, ENOMEM, "path");
 	return 0;
 }
 
 static void path_pop(struct restore *r, size_t old)
 {
-	r->len = old;
-	r->path[old] = '\0';
+	sp_relpath_pop(&r->path, old);
 }
 
 /* ---- Contents ---- */
@@ -438,7 +423,7 @@ static int remember_link(struct restore *r, int dirfd, const struct sp_bk_node *
 	l = calloc(1, sizeof *l);
 	if (!l)
 		return sp_fail_errno(err, ENOMEM, "hard links");
-	*l = (struct link){ .dev = node->dev, .ino = node->ino, .type = node->type, .path = strdup(r->path),
+	*l = (struct link){ .dev = node->dev, .ino = node->ino, .type = node->type, .path = strdup(r->path.s),
 			    .st_dev = st.st_dev, .st_ino = st.st_ino };
 	slot = l->path ? tsearch(l, &r->links, link_cmp) : NULL;
 	if (!slot) {
@@ -616,7 +601,7 @@ static int restore_entries(struct restore *r, int *dirfd, const uint8_t id[SP_BK
 	int ret = -1;
 
 	if (sp_bk_tree_load(r->repo, r->idx, id, &tree, err) < 0)
-		return r->len > 0 ? at(r, err) : -1;
+		return r->path.len > 0 ? at(r, err) : -1;
 	ahead.tree = &tree;
 	for (size_t i = 0; i < tree.n; i++) {
 		size_t old = 0;
@@ -659,7 +644,6 @@ int sp_bk_restore_tree(struct sp_bk_repo *repo, const struct sp_bk_index *idx, c
 		.root = geteuid() == 0,
 		.uid = geteuid(),
 		.gid = getegid(),
-		.cap = 256,
 	};
 	cleanup_fd int fd = -1;
 	int ret = -1;
@@ -674,8 +658,7 @@ int sp_bk_restore_tree(struct sp_bk_repo *repo, const struct sp_bk_index *idx, c
 		if (fstat(dirfd, &st) < 0 || (st.st_mode & S_ISGID))
 			r.gid = (gid_t)-1;
 	}
-	r.path = calloc(1, r.cap);
-	if (!r.path) {
+	if (sp_relpath_init(&r.path) < 0) {
 		sp_fail_errno(err, ENOMEM, "path");
 		goto out;
 	}
@@ -692,7 +675,7 @@ int sp_bk_restore_tree(struct sp_bk_repo *repo, const struct sp_bk_index *idx, c
 out:
 	sp_bk_prefetch_stop(r.pf);
 	tdestroy(r.links, link_free);
-	free(r.path);
+	sp_relpath_free(&r.path);
 	if (ret < 0)
 		sp_err_wrap(err, "restore to %s", where);
 	return ret;

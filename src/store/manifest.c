@@ -14,6 +14,7 @@
 
 #include "store/nar.h"
 #include "util/cleanup.h"
+#include "util/relpath.h"
 
 #define CHUNK (1024 * 1024)
 
@@ -35,8 +36,7 @@ struct mwalker {
 	size_t nprev;
 	struct sp_manifest_stats *stats;
 	uint8_t *buf;
-	char *rel;
-	size_t rel_len, rel_cap;
+	struct sp_relpath rel;
 	dev_t dev;               /* of the listed path: mounts are not entered */
 	const char *root;
 	struct sp_err *err;
@@ -47,39 +47,20 @@ static int mfail(struct mwalker *w, int errnum, const char *what)
 	const char *sep = strcmp(w->root, "/") == 0 ? "" : "/";
 
 	if (errnum)
-		return sp_fail_errno(w->err, errnum, "%s%s%s: %s", w->root, sep, w->rel, what);
-	return sp_fail(w->err, SP_ERR_RUNTIME, "%s%s%s: %s", w->root, sep, w->rel, what);
+		return sp_fail_errno(w->err, errnum, "%s%s%s: %s", w->root, sep, w->rel.s, what);
+	return sp_fail(w->err, SP_ERR_RUNTIME, "%s%s%s: %s", w->root, sep, w->rel.s, what);
 }
 
 static int mpush(struct mwalker *w, const char *name, size_t *saved)
 {
-	size_t n = strlen(name);
-	size_t need = w->rel_len + 1 + n + 1;
-
-	if (need > w->rel_cap) {
-		size_t cap = w->rel_cap ? w->rel_cap : 256;
-		char *p;
-
-		while (cap < need)
-			cap *= 2;
-		p = realloc(w->rel, cap);
-		if (!p)
-			return mfail(w, ENOMEM, "path");
-		w->rel = p;
-		w->rel_cap = cap;
-	}
-	*saved = w->rel_len;
-	if (w->rel_len)
-		w->rel[w->rel_len++] = '/';
-	memcpy(w->rel + w->rel_len, name, n + 1);
-	w->rel_len += n;
+	if (sp_relpath_push(&w->rel, name, saved) < 0)
+		return mfail(w, ENOMEM, "path");
 	return 0;
 }
 
 static void mpop(struct mwalker *w, size_t saved)
 {
-	w->rel_len = saved;
-	w->rel[saved] = '\0';
+	sp_relpath_pop(&w->rel, saved);
 }
 
 static int64_t ns(const struct timespec *t)
@@ -108,7 +89,7 @@ static const struct mrec *lookup(const struct mwalker *w, const char *path)
 static void line(struct mwalker *w, const struct stat *st, uint64_t size, const char *hash,
 		 bool escape_hash)
 {
-	sp_listing_escape(w->out, w->rel);
+	sp_listing_escape(w->out, w->rel.s);
 	fprintf(w->out, "\t%o\t%" PRIu64 "\t", (unsigned int)st->st_mode, size);
 	if (escape_hash)
 		sp_listing_escape(w->out, hash);
@@ -128,7 +109,7 @@ static bool same_meta(const struct mrec *p, const struct stat *st)
 
 static int regular(struct mwalker *w, int dfd, const char *name, const struct stat *st)
 {
-	const struct mrec *p = w->prev ? lookup(w, w->rel) : NULL;
+	const struct mrec *p = w->prev ? lookup(w, w->rel.s) : NULL;
 	cleanup_fd int fd = -1;
 	struct stat before, after;
 	uint8_t sum[32];
@@ -148,7 +129,7 @@ static int regular(struct mwalker *w, int dfd, const char *name, const struct st
 	if (before.st_ino != st->st_ino || before.st_dev != st->st_dev || !S_ISREG(before.st_mode))
 		return mfail(w, 0, "replaced while being read");
 	snprintf(what, sizeof what, "%s%s%s", w->root,
-		 strcmp(w->root, "/") == 0 ? "" : "/", w->rel);
+		 strcmp(w->root, "/") == 0 ? "" : "/", w->rel.s);
 	if (sp_sha256_fd(fd, (uint64_t)before.st_size, w->buf, CHUNK, sum, NULL, what, w->err) < 0)
 		return -1;
 	/* The line's times must be those of the content hashed, or the fast
@@ -401,7 +382,7 @@ int sp_manifest_write(const struct sp_manifest_opts *opts, FILE *out,
 		struct stat st;
 		size_t saved = 0;
 
-		w.rel_len = 0;
+		w.rel.len = 0;
 		if (mpush(&w, sorted[i], &saved) < 0)
 			goto out;
 		if (fstatat(rootfd, sorted[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -421,7 +402,7 @@ int sp_manifest_write(const struct sp_manifest_opts *opts, FILE *out,
 	ret = 0;
 out:
 	free(w.buf);
-	free(w.rel);
+	sp_relpath_free(&w.rel);
 	return ret;
 }
 

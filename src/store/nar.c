@@ -16,6 +16,7 @@
 
 #include "store/nixbase32.h"
 #include "util/cleanup.h"
+#include "util/relpath.h"
 
 /* Large enough that a big file costs few read()s, small enough to stay
  * in cache alongside the hash state. */
@@ -27,8 +28,7 @@ struct walker {
 	void *arg;
 	struct sp_nar_stats *stats;
 	uint8_t *buf;                  /* CHUNK bytes */
-	char *rel;                     /* path of the current entry, "" at the top */
-	size_t rel_len, rel_cap;
+	struct sp_relpath rel;         /* path of the current entry, "" at the top */
 	const char *top;               /* the walked path, for messages */
 	struct sp_err *err;
 };
@@ -69,56 +69,37 @@ static void nar_str(struct walker *w, const char *s, size_t n)
 /* The walked path and the current entry, as one path for messages. */
 static int fail(struct walker *w, int errnum, const char *what)
 {
-	const char *sep = w->rel_len ? "/" : "";
+	const char *sep = w->rel.len ? "/" : "";
 
 	if (errnum)
-		return sp_fail_errno(w->err, errnum, "%s%s%s: %s", w->top, sep, w->rel, what);
-	return sp_fail(w->err, SP_ERR_RUNTIME, "%s%s%s: %s", w->top, sep, w->rel, what);
+		return sp_fail_errno(w->err, errnum, "%s%s%s: %s", w->top, sep, w->rel.s, what);
+	return sp_fail(w->err, SP_ERR_RUNTIME, "%s%s%s: %s", w->top, sep, w->rel.s, what);
 }
 
 /* The walked path and the current entry, as one path for messages. */
 static const char *where(struct walker *w, char *buf, size_t n)
 {
-	snprintf(buf, n, "%s%s%s", w->top, w->rel_len ? "/" : "", w->rel);
+	snprintf(buf, n, "%s%s%s", w->top, w->rel.len ? "/" : "", w->rel.s);
 	return buf;
 }
 
 static int push(struct walker *w, const char *name, size_t *saved)
 {
-	size_t n = strlen(name);
-	size_t need = w->rel_len + 1 + n + 1;
-
-	if (need > w->rel_cap) {
-		size_t cap = w->rel_cap ? w->rel_cap : 256;
-		char *p;
-
-		while (cap < need)
-			cap *= 2;
-		p = realloc(w->rel, cap);
-		if (!p)
-			return fail(w, ENOMEM, "path");
-		w->rel = p;
-		w->rel_cap = cap;
-	}
-	*saved = w->rel_len;
-	if (w->rel_len)
-		w->rel[w->rel_len++] = '/';
-	memcpy(w->rel + w->rel_len, name, n + 1);
-	w->rel_len += n;
+	if (sp_relpath_push(&w->rel, name, saved) < 0)
+		return fail(w, ENOMEM, "path");
 	return 0;
 }
 
 static void pop(struct walker *w, size_t saved)
 {
-	w->rel_len = saved;
-	w->rel[saved] = '\0';
+	sp_relpath_pop(&w->rel, saved);
 }
 
 static int emit(struct walker *w, struct sp_nar_entry *e, const struct stat *st)
 {
 	if (!w->fn)
 		return 0;
-	e->path = w->rel_len ? w->rel : ".";
+	e->path = w->rel.len ? w->rel.s : ".";
 	e->mode = st->st_mode & 07777;
 	return w->fn(e, w->arg, w->err);
 }
@@ -395,9 +376,7 @@ int sp_nar_walk(int dirfd, const char *path, uint8_t nar_hash[32],
 
 	memset(w.stats, 0, sizeof *w.stats);
 	w.buf = malloc(CHUNK);
-	w.rel = calloc(1, 1);
-	w.rel_cap = 1;
-	if (!w.buf || !w.rel) {
+	if (!w.buf || sp_relpath_init(&w.rel) < 0) {
 		fail(&w, ENOMEM, "NAR hash");
 		goto out;
 	}
@@ -419,7 +398,7 @@ out:
 	if (w.nar)
 		sp_sha256_free(w.nar);
 	free(w.buf);
-	free(w.rel);
+	sp_relpath_free(&w.rel);
 	return ret;
 }
 
