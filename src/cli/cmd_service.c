@@ -303,7 +303,6 @@ static void print_table(const struct row *rows, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
 		char state[64], pid[16] = "-", up[32] = "-", mem[32] = "-", net[96];
-		bool alive = r->st.state == SP_SV_UP || r->st.state == SP_SV_STARTING;
 
 		if (r->st.state == SP_SV_FAILED && r->st.have_exit)
 			snprintf(state, sizeof state, "failed (exit %d)", r->st.last_exit);
@@ -311,7 +310,7 @@ static void print_table(const struct row *rows, size_t n)
 			snprintf(state, sizeof state, "%s", sp_sv_state_name(r->st.state));
 		if (r->st.pid > 0)
 			snprintf(pid, sizeof pid, "%d", (int)r->st.pid);
-		if (alive)
+		if (alive(&r->st))
 			format_uptime(r->st.uptime, up, sizeof up);
 		if (r->have_mem)
 			format_mem(r->mem, mem, sizeof mem);
@@ -332,7 +331,6 @@ static int print_json(const struct sp_config *cfg, const struct row *rows, size_
 		return sp_fail_errno(err, ENOMEM, "list");
 	for (size_t i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
-		bool alive = r->st.state == SP_SV_UP || r->st.state == SP_SV_STARTING;
 		json_t *net = sp_cli_net_json(cfg, r->inst);
 
 		if (net && r->inst->net.provider)
@@ -341,7 +339,7 @@ static int print_json(const struct sp_config *cfg, const struct row *rows, size_
 				      "name", r->inst->name, "isolation", isolation_name(r->inst->isolation),
 				      "state", sp_sv_state_name(r->st.state),
 				      "pid", r->st.pid > 0 ? json_integer(r->st.pid) : json_null(),
-				      "uptime", alive ? json_integer(r->st.uptime) : json_null(),
+				      "uptime", alive(&r->st) ? json_integer(r->st.uptime) : json_null(),
 				      "memory", r->have_mem ? json_integer((json_int_t)r->mem) : json_null(),
 				      "network", net, "grants", (json_int_t)r->inst->n_data,
 				      "last_exit", r->st.have_exit ? json_integer(r->st.last_exit) : json_null(),

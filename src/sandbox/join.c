@@ -83,7 +83,7 @@ static int read_small(int dirfd, const char *path, char *buf, size_t size)
 	return 0;
 }
 
-static pid_t read_pid_file(const struct sp_store *store, const char *name)
+pid_t sp_join_pid(const struct sp_store *store, const char *name)
 {
 	char path[4200], text[32], *end;
 	long pid;
@@ -169,7 +169,7 @@ int sp_join_find(const struct sp_store *store, const char *name, struct sp_join_
 	for (int i = 0; i < SP_JOIN_NS; i++)
 		t->ns[i] = -1;
 	t->cgroups = NULL;
-	t->pid = read_pid_file(store, name);
+	t->pid = sp_join_pid(store, name);
 	if (t->pid < 0)
 		goto not_running;
 	/* Everything below is opened through this descriptor: once the

@@ -40,6 +40,10 @@ int sp_join_find(const struct sp_store *store, const char *name, struct sp_join_
 
 void sp_join_close(struct sp_join_target *t);
 
+/* The pid NAME's engine recorded (RUN_DIR/instances/NAME/pid), unchecked;
+ * -1 when there is none. */
+pid_t sp_join_pid(const struct sp_store *store, const char *name);
+
 /* Runs PLAN's argv inside T, stdio attached, until it exits; RES->status
  * is its wait status, RES->message says why it could not be exec'd.
  * Forwards SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2.  Needs

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/timerfd.h>
@@ -106,6 +107,9 @@ void sp_engine_net_tick(struct sp_engine_net *n)
 	uint64_t ticks;
 
 	if (read(n->timer, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
+		return;
+	/* Each second: one small read while nothing changed. */
+	if (n->provider && sp_join_pid(n->store, n->plan->net.provider) == n->provider && kill(n->provider, 0) == 0)
 		return;
 	if (sp_join_find(n->store, n->plan->net.provider, &provider, &err) < 0) {
 		if (n->provider)
