@@ -349,6 +349,21 @@ out:
 	return r;
 }
 
+static void remove_port(const struct sp_plan *plan, int provider_netns)
+{
+	struct sp_err ignored = { 0 };
+	struct sp_nl *nl = NULL;
+	int saved;
+
+	if (sp_netns_enter(provider_netns, &saved, &ignored) < 0)
+		return;
+	if (sp_nl_open(&nl, &ignored) == 0) {
+		sp_nl_link_del(nl, plan->net.port, &ignored);
+		sp_nl_close(nl);
+	}
+	sp_netns_leave(saved);
+}
+
 int sp_net_client_up(const struct sp_plan *plan, int provider_netns, int client_netns, gid_t ping_gid,
 		     struct sp_err *err)
 {
@@ -380,6 +395,10 @@ int sp_net_client_up(const struct sp_plan *plan, int provider_netns, int client_
 		goto fail_down;
 	return 0;
 fail_down:
+	/* The port goes too, at once: a client being linked again (its
+	 * provider restarted) runs on, and must not keep a port without
+	 * its rules. */
+	remove_port(plan, provider_netns);
 	sp_net_client_down(plan, provider_netns);
 fail:
 	return sp_err_wrap(err, "network of %s (provider %s)", plan->name, plan->net.provider);
