@@ -27,18 +27,38 @@
 #include "util/rmtree.h"
 #include "util/strv.h"
 
-static int empty_or_new(const char *to, struct sp_err *err)
+/* Opens TO for a restore: made 0700 when it is not there; when it is, it
+ * must be an empty directory of ours that nobody else can enter or list
+ * (a restore into a 0755 directory would show the store's data to every
+ * user, and one of another user's would be theirs to rearrange).  Checked
+ * on the descriptor that the restore then writes through. */
+static int open_target(const char *to, struct sp_err *err)
 {
+	cleanup_fd int fd = -1;
+	struct stat st;
 	DIR *d;
 	struct dirent *e;
+	int dup_fd;
 
-	if (mkdir(to, 0700) == 0)
-		return 0;
-	if (errno != EEXIST)
+	if (mkdir(to, 0700) < 0 && errno != EEXIST)
 		return sp_fail_errno(err, errno, "%s", to);
-	d = opendir(to);
-	if (d == NULL)
+	fd = open(to, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0)
 		return sp_fail_errno(err, errno, "%s", to);
+	if (st.st_uid != geteuid())
+		return sp_fail(err, SP_ERR_RUNTIME, "%s: owned by uid %ju, not by the user restoring (%ju): refusing it", to,
+			       (uintmax_t)st.st_uid, (uintmax_t)geteuid());
+	if (st.st_mode & 077)
+		return sp_fail(err, SP_ERR_RUNTIME,
+			       "%s: mode %04o lets other users in: restore into a new directory, or `chmod 700' this one",
+			       to, (unsigned)(st.st_mode & 07777));
+	dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
+	if (d == NULL) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return sp_fail_errno(err, errno, "%s", to);
+	}
 	while ((e = readdir(d)) != NULL) {
 		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
 			closedir(d);
@@ -47,7 +67,7 @@ static int empty_or_new(const char *to, struct sp_err *err)
 		}
 	}
 	closedir(d);
-	return 0;
+	return steal_fd(&fd);
 }
 
 /* Node NAME of the tree at PATH beneath ROOT (for a directory's own
@@ -98,7 +118,11 @@ static int restore_dir(struct sp_bk_repo *repo, const struct sp_bk_index *idx, c
 		goto out;
 	ts[0] = (struct timespec){ node->atime_sec, node->atime_nsec };
 	ts[1] = (struct timespec){ node->mtime_sec, node->mtime_nsec };
-	if ((geteuid() == 0 && fchown(fd, node->uid, node->gid) < 0) || fchmod(fd, node->mode) < 0 ||
+	/* A home is the store owner's and theirs alone, as the store makes
+	 * it (sp_store_home), whatever the snapshot says. */
+	if (node->mode & (S_ISUID | S_ISGID))
+		budget->dropped.setid++;
+	if ((geteuid() == 0 && fchown(fd, budget->owner_uid, budget->owner_gid) < 0) || fchmod(fd, 0700) < 0 ||
 	    futimens(fd, ts) < 0) {
 		sp_fail_errno(err, errno, "%s", sub);
 		goto out;
@@ -208,10 +232,8 @@ int sp_bk_restore(struct sp_bk_repo *repo, const struct sp_bk_snapshot *snap, co
 	int ret = -1;
 
 	sp_bk_progress_init(&progress, "restoring", opts->quiet);
-	/* A little more than the snapshot says: files may have been added
-	 * while it was taken, after the counting walk reached them. */
-	budget.max_entries = 2 * (snap->files + snap->dirs) + 1024;
-	budget.max_bytes = snap->bytes + snap->bytes / 8 + (64u << 20);
+	if (sp_bk_restore_budget_set(&budget, snap->files, snap->dirs, snap->bytes, err) < 0)
+		goto out;
 	/* A snapshot of chosen instances restores just those: its state/
 	 * holds only them, and must not replace the others' homes. */
 	if (opts->instances == NULL && !snap->full) {
@@ -232,30 +254,43 @@ int sp_bk_restore(struct sp_bk_repo *repo, const struct sp_bk_snapshot *snap, co
 		goto out;
 
 	if (opts->to != NULL) {
-		if (empty_or_new(opts->to, err) < 0)
+		stagefd = open_target(opts->to, err);
+		if (stagefd < 0)
 			goto out;
 		target = opts->to;
+		/* Ours: the caller's, who alone can enter the directory. */
+		budget.owner_uid = geteuid();
+		budget.owner_gid = getegid();
 	} else {
+		struct stat st;
+
 		if (check_not_running(opts, snap, err) < 0)
 			goto out;
 		storefd = open(opts->store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (storefd < 0) {
+		if (storefd < 0 || fstat(storefd, &st) < 0) {
 			sp_fail_errno(err, errno, "store %s", opts->store);
 			goto out;
 		}
+		/* Files in the store have one owner on disk, the owner of its
+		 * root (instances write through idmapped mounts as them). */
+		budget.owner_uid = st.st_uid;
+		budget.owner_gid = st.st_gid;
 		if (asprintf(&stage, "%s/.restore-XXXXXX", opts->store) < 0 || mkdtemp(stage) == NULL) {
 			sp_fail_errno(err, errno, "%s/.restore-*", opts->store);
 			goto out;
 		}
 		target = stage;
-	}
-	stagefd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (stagefd < 0) {
-		sp_fail_errno(err, errno, "%s", target);
-		goto out;
+		stagefd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (stagefd < 0) {
+			sp_fail_errno(err, errno, "%s", target);
+			goto out;
+		}
 	}
 
 	if (opts->instances == NULL) {
+		/* data, state, generations and log are the owner's alone, as
+		 * sp_store_open makes them. */
+		budget.top_dir_mode = 0700;
 		if (sp_bk_restore_tree(repo, idx, snap->tree, stagefd, target, &budget, err) < 0)
 			goto out;
 	} else {
@@ -342,6 +377,8 @@ undo:
 	}
 out:
 	sp_bk_progress_done(&progress);
+	if (opts->dropped != NULL)
+		*opts->dropped = budget.dropped;
 	if (stage != NULL) {
 		/* What was replaced, or the half-restored copy: both go. */
 		const char *base = strrchr(stage, '/') + 1;

@@ -26,7 +26,15 @@
  *    else enters them meanwhile; a directory's metadata comes after its
  *    contents (its mtime sticks, its mode cannot lock us out).
  *  - Depth is bounded, so a hostile tree ends in an error, not at the
- *    end of the stack; names in messages lose their control characters.
+ *    end of the stack; names in messages are shown escaped (util/shown.h).
+ *
+ * What is restored is a store's, and a store never holds what would give
+ * a local user more than the store's owner has (struct sp_bk_dropped):
+ * no setuid/setgid bit, no device node, no attribute outside user.*, no
+ * owner but the store's, no top directory others can enter.  A snapshot
+ * saying otherwise is forged (or the store was changed by hand as root):
+ * what it says there is left out and counted, whatever the repository's
+ * encryption (a stolen passphrase must not become root).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,22 +44,36 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "backup/chunker.h"
 #include "backup/prefetch.h"
 #include "backup/restore.h"
 #include "backup/tree.h"
 #include "util/cleanup.h"
 #include "util/relpath.h"
+#include "util/shown.h"
 
-/* Far deeper than any real tree (PATH_MAX stops a walk at ~2000). */
-#define DEPTH_MAX 4096
+/* create never writes a directory deeper than 1024 beneath the store's
+ * top (MAX_DEPTH in create.c, and before it an error): a deeper tree is
+ * forged.  Each level costs its stack frames, about 250 bytes: 1100 fit
+ * even a 1 MiB stack, where 4096 ended in SIGSEGV. */
+#define DEPTH_MAX 1100
+/* Each directory above the one being restored keeps its listing in
+ * memory (its entries are not all done).  A forged snapshot nests
+ * listings of 64 MiB each (compressed, they take little room in the
+ * repository) 1100 deep: 70 GiB of listings, more decoded.  So the
+ * listings along one path are bounded, checked before one is decoded:
+ * four of the largest, nested, still pass; a real store nests none. */
+#define HELD_MAX (UINT64_C(256) << 20)
 /* Whole blocks of zeros, aligned in the file, are left as holes. */
 #define HOLE_BLOCK 4096
-/* The longest path a message shows; its end is kept, it names the entry. */
+/* The longest path a message shows, in bytes of the name; its end is
+ * kept, it names the entry.  Escaped (util/shown.h), a byte takes at
+ * most 4 characters. */
 #define SHOWN_MAX 300
+#define SHOWN_BUF (4 * SHOWN_MAX + 8)
 
 /* The first copy of a node that has more than one link. */
 struct link {
@@ -76,30 +98,34 @@ struct restore {
 	struct sp_bk_prefetch *pf; /* decodes the chunks of the next files */
 	struct ahead *ahead;       /* how far the directory being done has asked */
 	uid_t uid;   /* who we are: what a file we make is owned by */
-	gid_t gid;
+	gid_t gid;   /* (gid_t)-1: unknown (a setgid directory decides) */
+	bool owned;  /* what we make is already the owner's: no chown */
 	mode_t umask;
 	int rootfd;
 	bool root;
 	unsigned depth;
+	uint64_t held; /* bytes of the listings loaded along the path */
 	struct sp_relpath path; /* the entry being restored, relative to WHERE */
 	void *links;       /* tsearch() tree of struct link */
-	char shown[SHOWN_MAX + 1];
+	char shown[SHOWN_BUF];
 };
 
-/* S for a message: control characters (a terminal's escape sequences,
- * from a hostile name) become '?'; a long S keeps its end. */
+/* S for a message, escaped as util/shown.h says (C0 and C1 controls,
+ * bidi overrides, bytes that are not UTF-8: a hostile name's way to
+ * rewrite the terminal); a long S keeps its last SHOWN_MAX bytes, from
+ * the start of a character.  BUF holds SHOWN_BUF bytes. */
 static const char *shown(const char *s, char *buf, size_t size)
 {
 	size_t len = strlen(s), o = 0;
 
-	if (len >= size) {
-		s += len - (size - 4);
+	if (len > SHOWN_MAX) {
+		s += len - SHOWN_MAX;
+		for (int k = 0; k < 3 && ((unsigned char)*s & 0xc0) == 0x80; k++)
+			s++;
 		memcpy(buf, "...", 3);
 		o = 3;
 	}
-	for (; *s; s++)
-		buf[o++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
-	buf[o] = '\0';
+	sp_shown(buf + o, size - o, s);
 	return buf;
 }
 
@@ -208,26 +234,50 @@ static int write_content(struct restore *r, int fd, const struct sp_bk_node *nod
 
 	for (size_t i = 0; i < node->n_chunks; i++) {
 		cleanup_free uint8_t *buf = NULL;
+		/* A chunk that comes TIMES times in a row (a hole of a sparse
+		 * file, mostly) is decoded once. */
+		uint64_t times = node->repeat != NULL ? node->repeat[i] : 1;
 		size_t len;
 
 		if (sp_bk_prefetch_get(r->pf, r->repo, r->idx, node->chunks[i], &buf, &len, err) < 0)
 			return sp_err_wrap(err, "chunk %zu of %zu", i + 1, node->n_chunks);
 		ask_ahead(r);
 		/* Stop before writing more than the snapshot says: a hostile
-		 * tree could otherwise fill the disk. */
-		if (len > node->size - pos)
-			return sp_fail(err, SP_ERR_RUNTIME, "content is at least %" PRIu64 " bytes, snapshot says %" PRIu64,
-				       pos + len, node->size);
-		r->budget->bytes += len;
-		if (r->budget->max_bytes && r->budget->bytes > r->budget->max_bytes)
+		 * tree could otherwise fill the disk.  Divided, not
+		 * multiplied: TIMES is the tree's. */
+		if (len > node->size - pos || (len > 0 && times > (node->size - pos) / len))
+			return sp_fail(err, SP_ERR_RUNTIME, "content is more than the %" PRIu64 " bytes the snapshot says",
+				       node->size);
+		/* The chunker cuts nothing shorter but a file's last chunk,
+		 * which comes once: a short chunk repeated is forged, to make
+		 * one write call per few bytes. */
+		if (times > 1 && len < SP_BK_CHUNK_MIN)
+			return sp_fail(err, SP_ERR_RUNTIME,
+				       "chunk %zu of %zu: %zu bytes repeated %" PRIu64
+				       " times: a chunk is never repeated below %u bytes (a damaged or forged repository)",
+				       i + 1, node->n_chunks, len, times, SP_BK_CHUNK_MIN);
+		/* LEN * TIMES is bounded by the size above, the sum is not: a
+		 * total that wrapped would pass every limit. */
+		if (__builtin_add_overflow(r->budget->bytes, len * times, &r->budget->bytes) ||
+		    r->budget->bytes > r->budget->max_bytes)
 			return sp_fail(err, SP_ERR_RUNTIME,
 				       "the snapshot holds more than the %" PRIu64 " bytes it says (a damaged or forged repository)",
 				       r->budget->max_bytes);
-		if (write_sparse(fd, buf, len, pos, &tail_hole) < 0)
-			return sp_fail_errno(err, errno, "chunk %zu of %zu: write", i + 1, node->n_chunks);
-		pos += len;
-		if (r->progress)
-			sp_bk_progress_add(r->progress, 0, len);
+		/* Zeros repeated are a hole: nothing to write. */
+		if (times > 1 && len > 0 && is_zero(buf, len)) {
+			pos += len * times;
+			tail_hole = true;
+			if (r->progress)
+				sp_bk_progress_add(r->progress, 0, len * times);
+			continue;
+		}
+		for (uint64_t k = 0; k < times; k++) {
+			if (write_sparse(fd, buf, len, pos, &tail_hole) < 0)
+				return sp_fail_errno(err, errno, "chunk %zu of %zu: write", i + 1, node->n_chunks);
+			pos += len;
+			if (r->progress)
+				sp_bk_progress_add(r->progress, 0, len);
+		}
 	}
 	if (pos != node->size)
 		return sp_fail(err, SP_ERR_RUNTIME, "content is %" PRIu64 " bytes, snapshot says %" PRIu64, pos,
@@ -246,31 +296,71 @@ static void node_times(const struct sp_bk_node *node, struct timespec ts[2])
 	ts[1] = (struct timespec){ .tv_sec = node->mtime_sec, .tv_nsec = node->mtime_nsec };
 }
 
-/* Owner first: chown clears setuid/setgid and security.capability, so
- * the attributes and the mode come after it.  The mode before the times
- * only so that the times are the last change. */
+/* Only user.* attributes: see struct sp_bk_dropped.  The others are
+ * counted, by name. */
+static bool xattr_kept(struct restore *r, const char *name)
+{
+	struct sp_bk_dropped *d = &r->budget->dropped;
+	size_t i;
+
+	if (strncmp(name, "user.", 5) == 0)
+		return true;
+	d->xattrs++;
+	for (i = 0; i < d->n_names; i++) {
+		if (strcmp(d->names[i].name, name) == 0)
+			break;
+	}
+	if (i == d->n_names && i < SP_BK_DROPPED_NAMES) {
+		snprintf(d->names[i].name, sizeof d->names[i].name, "%s", name);
+		d->n_names++;
+	}
+	if (i < d->n_names)
+		d->names[i].n++;
+	return false;
+}
+
+/* The mode NODE gets: no setuid/setgid (counted), and the forced mode
+ * of a directory at the top of the tree. */
+static mode_t node_mode(struct restore *r, const struct sp_bk_node *node)
+{
+	mode_t mode = node->mode & 07777;
+
+	if (mode & (S_ISUID | S_ISGID)) {
+		r->budget->dropped.setid++;
+		mode &= ~(mode_t)(S_ISUID | S_ISGID);
+	}
+	if (node->type == SP_BK_NODE_DIR && r->depth == 0 && r->budget->top_dir_mode != 0)
+		mode = r->budget->top_dir_mode;
+	return mode;
+}
+
+/* Owner first: a chown clears mode bits and attributes set before it,
+ * so they come after it.  The mode before the times only so that the
+ * times are the last change. */
 static int set_meta_fd(struct restore *r, int fd, const struct sp_bk_node *node, struct sp_err *err)
 {
 	struct timespec ts[2];
+	mode_t mode = node_mode(r, node);
 
-	/* A file restore_file made has our ids and its final permission
-	 * bits already: only what differs costs a call (a restore of many
-	 * small files is mostly such calls). */
+	/* A file restore_file made has its final permission bits already
+	 * (less the umask): only what differs costs a call (a restore of
+	 * many small files is mostly such calls). */
 	bool made = node->type == SP_BK_NODE_FILE;
 
-	if (r->root && !(made && node->uid == r->uid && node->gid == r->gid) &&
-	    fchown(fd, node->uid, node->gid) < 0)
-		return sp_fail_errno(err, errno, "set owner %" PRIu32 ":%" PRIu32, node->uid, node->gid);
+	if (r->root && !r->owned && fchown(fd, r->budget->owner_uid, r->budget->owner_gid) < 0)
+		return sp_fail_errno(err, errno, "set owner %ju:%ju", (uintmax_t)r->budget->owner_uid,
+				     (uintmax_t)r->budget->owner_gid);
 	for (size_t i = 0; i < node->n_xattrs; i++) {
 		const struct sp_bk_xattr *x = &node->xattrs[i];
-		char name[SHOWN_MAX + 1];
+		char name[SHOWN_BUF];
 
+		if (!xattr_kept(r, x->name))
+			continue;
 		if (fsetxattr(fd, x->name, x->value, x->len, 0) < 0)
 			return sp_fail_errno(err, errno, "set extended attribute %s", shown(x->name, name, sizeof name));
 	}
-	if (!(made && (node->mode & 07000) == 0 && (node->mode & r->umask) == 0) &&
-	    fchmod(fd, node->mode & 07777) < 0)
-		return sp_fail_errno(err, errno, "set mode %04" PRIo32, node->mode & 07777);
+	if (!(made && (mode & 07000) == 0 && (mode & r->umask) == 0) && fchmod(fd, mode) < 0)
+		return sp_fail_errno(err, errno, "set mode %04o", (unsigned)mode);
 	node_times(node, ts);
 	if (futimens(fd, ts) < 0)
 		return sp_fail_errno(err, errno, "set times");
@@ -282,7 +372,7 @@ static int set_meta_fd(struct restore *r, int fd, const struct sp_bk_node *node,
  * lsetxattr does not follow it.  The kernel keeps user.* to files and
  * directories, so a refusal here (or a file system without attributes
  * on such nodes) is no error: there is nothing the node could hold. */
-static int set_xattrs_at(int dirfd, const struct sp_bk_node *node, struct sp_err *err)
+static int set_xattrs_at(struct restore *r, int dirfd, const struct sp_bk_node *node, struct sp_err *err)
 {
 	cleanup_free char *path = NULL;
 
@@ -294,8 +384,10 @@ static int set_xattrs_at(int dirfd, const struct sp_bk_node *node, struct sp_err
 	}
 	for (size_t i = 0; i < node->n_xattrs; i++) {
 		const struct sp_bk_xattr *x = &node->xattrs[i];
-		char name[SHOWN_MAX + 1];
+		char name[SHOWN_BUF];
 
+		if (!xattr_kept(r, x->name))
+			continue;
 		if (lsetxattr(path, x->name, x->value, x->len, 0) == 0)
 			continue;
 		if (errno == EPERM || errno == ENOTSUP)
@@ -310,15 +402,20 @@ static int set_xattrs_at(int dirfd, const struct sp_bk_node *node, struct sp_err
 static int set_meta_at(struct restore *r, int dirfd, const struct sp_bk_node *node, struct sp_err *err)
 {
 	struct timespec ts[2];
+	mode_t mode;
 
-	if (r->root && fchownat(dirfd, node->name, node->uid, node->gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return sp_fail_errno(err, errno, "set owner %" PRIu32 ":%" PRIu32, node->uid, node->gid);
-	if (set_xattrs_at(dirfd, node, err) < 0)
+	if (r->root && !r->owned &&
+	    fchownat(dirfd, node->name, r->budget->owner_uid, r->budget->owner_gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return sp_fail_errno(err, errno, "set owner %ju:%ju", (uintmax_t)r->budget->owner_uid,
+				     (uintmax_t)r->budget->owner_gid);
+	if (set_xattrs_at(r, dirfd, node, err) < 0)
 		return -1;
 	/* A symlink has no mode of its own. */
-	if (node->type != SP_BK_NODE_SYMLINK &&
-	    fchmodat(dirfd, node->name, node->mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
-		return sp_fail_errno(err, errno, "set mode %04" PRIo32, node->mode & 07777);
+	if (node->type != SP_BK_NODE_SYMLINK) {
+		mode = node_mode(r, node);
+		if (fchmodat(dirfd, node->name, mode, AT_SYMLINK_NOFOLLOW) < 0)
+			return sp_fail_errno(err, errno, "set mode %04o", (unsigned)mode);
+	}
 	node_times(node, ts);
 	if (utimensat(dirfd, node->name, ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return sp_fail_errno(err, errno, "set times");
@@ -463,22 +560,17 @@ static int restore_symlink(struct restore *r, int dirfd, const struct sp_bk_node
 	return set_meta_at(r, dirfd, node, err);
 }
 
+/* 1 when NODE is a device, which is not made (struct sp_bk_dropped):
+ * nothing is there then, not even a placeholder, so that nothing can
+ * mistake one for the device. */
 static int restore_special(struct restore *r, int dirfd, const struct sp_bk_node *node, struct sp_err *err)
 {
-	if (node->type == SP_BK_NODE_FIFO) {
-		if (mkfifoat(dirfd, node->name, 0600) < 0)
-			return sp_fail_errno(err, errno, "create fifo");
-	} else {
-		bool chr = node->type == SP_BK_NODE_CHR;
-		dev_t rdev = (dev_t)node->rdev;
-
-		if (!r->root)
-			return sp_fail(err, SP_ERR_RUNTIME, "%s device %u:%u: only root can make device nodes",
-				       chr ? "character" : "block", major(rdev), minor(rdev));
-		if (mknodat(dirfd, node->name, (chr ? S_IFCHR : S_IFBLK) | 0600, rdev) < 0)
-			return sp_fail_errno(err, errno, "create %s device %u:%u", chr ? "character" : "block",
-					     major(rdev), minor(rdev));
+	if (node->type != SP_BK_NODE_FIFO) {
+		r->budget->dropped.devices++;
+		return 1;
 	}
+	if (mkfifoat(dirfd, node->name, 0600) < 0)
+		return sp_fail_errno(err, errno, "create fifo");
 	return set_meta_at(r, dirfd, node, err);
 }
 
@@ -528,7 +620,7 @@ static int restore_dir(struct restore *r, int *dirfd, const struct sp_bk_node *n
 	int rc;
 
 	if (r->depth >= DEPTH_MAX) {
-		sp_fail(err, SP_ERR_RUNTIME, "more than %d levels of directories (a damaged snapshot?)", DEPTH_MAX);
+		sp_fail(err, SP_ERR_RUNTIME, "more than %d levels of directories (a damaged or forged snapshot)", DEPTH_MAX);
 		return at(r, err);
 	}
 	if (fd_ident(*dirfd, &dev, &ino, err) < 0)
@@ -557,6 +649,17 @@ static int restore_dir(struct restore *r, int *dirfd, const struct sp_bk_node *n
 	return 0;
 }
 
+/* A copy made as a link has the first copy's mode and attributes: what
+ * its own node says beyond a store's is left out all the same, and
+ * counted, so that the line about it counts every forged entry. */
+static void count_unused(struct restore *r, const struct sp_bk_node *node)
+{
+	if (node->mode & (S_ISUID | S_ISGID))
+		r->budget->dropped.setid++;
+	for (size_t i = 0; i < node->n_xattrs; i++)
+		xattr_kept(r, node->xattrs[i].name);
+}
+
 static int restore_node(struct restore *r, int *dirfd, const struct sp_bk_node *node, struct sp_err *err)
 {
 	bool linked = node->nlink > 1 && node->type != SP_BK_NODE_DIR;
@@ -578,8 +681,12 @@ static int restore_node(struct restore *r, int *dirfd, const struct sp_bk_node *
 	}
 	if (linked) {
 		rc = link_again(r, *dirfd, node, err);
-		if (rc != 0)
-			return rc < 0 ? at(r, err) : 0;
+		if (rc < 0)
+			return at(r, err);
+		if (rc > 0) {
+			count_unused(r, node);
+			return 0;
+		}
 	}
 	if (node->type == SP_BK_NODE_FILE)
 		rc = restore_file(r, *dirfd, node, err);
@@ -587,6 +694,8 @@ static int restore_node(struct restore *r, int *dirfd, const struct sp_bk_node *
 		rc = restore_symlink(r, *dirfd, node, err);
 	else
 		rc = restore_special(r, *dirfd, node, err);
+	if (rc > 0)
+		return 0; /* not made: no first copy to link others to */
 	if (rc == 0 && linked)
 		rc = remember_link(r, *dirfd, node, err);
 	return rc < 0 ? at(r, err) : 0;
@@ -598,10 +707,19 @@ static int restore_entries(struct restore *r, int *dirfd, const uint8_t id[SP_BK
 {
 	struct ahead ahead = { 0 }, *outer = r->ahead;
 	struct sp_bk_tree tree = { 0 };
+	const struct sp_bk_index_entry *e = sp_bk_index_find(r->idx, id);
+	uint64_t size = e != NULL ? e->loc.raw_len : 0; /* none: the load fails */
 	int ret = -1;
 
+	if (size > HELD_MAX - r->held) {
+		sp_fail(err, SP_ERR_RUNTIME,
+			"the listings down to here take more than %" PRIu64 " MiB together (a damaged or forged repository)",
+			HELD_MAX >> 20);
+		return r->path.len > 0 ? at(r, err) : -1;
+	}
 	if (sp_bk_tree_load(r->repo, r->idx, id, &tree, err) < 0)
 		return r->path.len > 0 ? at(r, err) : -1;
+	r->held += size;
 	ahead.tree = &tree;
 	for (size_t i = 0; i < tree.n; i++) {
 		size_t old = 0;
@@ -613,7 +731,7 @@ static int restore_entries(struct restore *r, int *dirfd, const uint8_t id[SP_BK
 		ask_ahead(r);
 		if (path_push(r, tree.nodes[i].name, &old, err) < 0)
 			goto out;
-		if (r->budget->max_entries && ++r->budget->entries > r->budget->max_entries) {
+		if (++r->budget->entries > r->budget->max_entries) {
 			sp_fail(err, SP_ERR_RUNTIME,
 				"the snapshot holds more than the %" PRIu64 " entries it says (a damaged or forged repository)",
 				r->budget->max_entries);
@@ -627,6 +745,7 @@ static int restore_entries(struct restore *r, int *dirfd, const uint8_t id[SP_BK
 	}
 	ret = 0;
 out:
+	r->held -= size;
 	r->ahead = outer;
 	sp_bk_tree_free(&tree);
 	return ret;
@@ -658,6 +777,7 @@ int sp_bk_restore_tree(struct sp_bk_repo *repo, const struct sp_bk_index *idx, c
 		if (fstat(dirfd, &st) < 0 || (st.st_mode & S_ISGID))
 			r.gid = (gid_t)-1;
 	}
+	r.owned = budget->owner_uid == r.uid && budget->owner_gid == r.gid;
 	if (sp_relpath_init(&r.path) < 0) {
 		sp_fail_errno(err, ENOMEM, "path");
 		goto out;
@@ -684,7 +804,7 @@ out:
 int sp_bk_tree_lookup(struct sp_bk_repo *repo, const struct sp_bk_index *idx, const uint8_t root[SP_BK_ID_LEN],
 		      const char *path, uint8_t out[SP_BK_ID_LEN], struct sp_err *err)
 {
-	char buf[SHOWN_MAX + 1];
+	char buf[SHOWN_BUF];
 	uint8_t cur[SP_BK_ID_LEN];
 	const char *p = path;
 
@@ -714,4 +834,73 @@ int sp_bk_tree_lookup(struct sp_bk_repo *repo, const struct sp_bk_index *idx, co
 	}
 	memcpy(out, cur, SP_BK_ID_LEN);
 	return 0;
+}
+
+/* Whatever a snapshot claims, a restore writes no more than this: more
+ * entries than a file system has inodes (ext4: 2^32), more bytes than a
+ * store of this kind has (1 PiB). */
+#define ENTRIES_CEILING (UINT64_C(1) << 32)
+#define BYTES_CEILING (UINT64_C(1) << 50)
+
+int sp_bk_restore_budget_set(struct sp_bk_restore_budget *budget, uint64_t files, uint64_t dirs, uint64_t bytes,
+			     struct sp_err *err)
+{
+	uint64_t entries, max_entries, max_bytes;
+
+	/* A little more than the snapshot says: files may have been added
+	 * while it was taken, after the counting walk reached them.  Sums
+	 * that wrap would make a limit small (the restore fails) or, where 0
+	 * once meant "none", no limit at all: a forged count is refused. */
+	if (__builtin_add_overflow(files, dirs, &entries) || __builtin_mul_overflow(entries, 2, &max_entries) ||
+	    __builtin_add_overflow(max_entries, 1024, &max_entries) ||
+	    __builtin_add_overflow(bytes, bytes / 8, &max_bytes) ||
+	    __builtin_add_overflow(max_bytes, UINT64_C(64) << 20, &max_bytes))
+		return sp_fail(err, SP_ERR_RUNTIME,
+			       "the snapshot's counts (%" PRIu64 " files, %" PRIu64 " directories, %" PRIu64
+			       " bytes) are impossible (a damaged or forged repository)",
+			       files, dirs, bytes);
+	budget->max_entries = max_entries < ENTRIES_CEILING ? max_entries : ENTRIES_CEILING;
+	budget->max_bytes = max_bytes < BYTES_CEILING ? max_bytes : BYTES_CEILING;
+	return 0;
+}
+
+/* Appends "N WHAT" (WHATS when N is not 1) to BUF at *LEN. */
+static void count_of(char *buf, size_t size, size_t *len, uint64_t n, const char *what, const char *whats)
+{
+	int w;
+
+	if (n == 0 || *len >= size)
+		return;
+	w = snprintf(buf + *len, size - *len, "%s%" PRIu64 " %s", buf[*len - 1] == ':' ? " " : ", ", n,
+		     n == 1 ? what : whats);
+	if (w > 0)
+		*len += (size_t)w;
+}
+
+void sp_bk_dropped_describe(const struct sp_bk_dropped *d, char *buf, size_t size)
+{
+	uint64_t named = 0, total = d->setid + d->devices + d->xattrs;
+	size_t len;
+	int w;
+
+	if (size == 0)
+		return;
+	buf[0] = '\0';
+	if (total == 0)
+		return;
+	w = snprintf(buf, size, "dropped %" PRIu64 " thing%s a store never holds:", total, total == 1 ? "" : "s");
+	if (w < 0 || (size_t)w >= size)
+		return;
+	len = (size_t)w;
+	count_of(buf, size, &len, d->setid, "setuid/setgid mode", "setuid/setgid modes");
+	count_of(buf, size, &len, d->devices, "device node", "device nodes");
+	for (size_t i = 0; i < d->n_names; i++) {
+		char name[SHOWN_BUF + 32], safe[SHOWN_BUF];
+
+		snprintf(name, sizeof name, "%s attribute%s", shown(d->names[i].name, safe, sizeof safe),
+			 d->names[i].n == 1 ? "" : "s");
+		count_of(buf, size, &len, d->names[i].n, name, name);
+		named += d->names[i].n;
+	}
+	count_of(buf, size, &len, d->xattrs - named, "other attribute", "other attributes");
 }

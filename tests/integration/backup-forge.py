@@ -31,10 +31,33 @@ Commands:
       bytes, "" included; not checked) holding a file "escaped".
   badorder REPO unsorted|duplicate
       a root holding data/ whose two files are "b" then "a", or "a" twice.
+  runs REPO --times N [--chunk-len L] [--byte B] [--lead N] [--size S]
+      a root holding data/ in the second tree encoding ("SPBKTR02"): "b",
+      one chunk of L (1) bytes B (0x41) repeated N times, claiming S
+      bytes (L * N); with --lead, first "a", N bytes of "x" once.
+  linkmodes REPO
+      a root holding data/ with two hard-link groups whose copies
+      disagree on the mode: "a" 0644 then "b" 04755, "c" 06755 then "d"
+      0644.
+  widechain REPO --levels N --width W
+      a root of N nested listings, each holding "a" (the next) and W
+      fifos f0000000... (sorted after "a"), stored zstd-compressed (the
+      zstd program): LEVELS * WIDTH entries along one path, in a few MiB.
   hardlink REPO TARGET
       a root holding data/ with "a", a symlink to TARGET, and "b", a
       file: one dev+ino with a link count of 2 (one hard-link group whose
       first copy is the symlink).
+  privileged REPO BINARY
+      what a store never holds, each under data/ (itself 0755), state/w/
+      (the home of instance w, 04755) and generations/ (0755): copies of
+      BINARY setuid root (sh-suid, 04755), setgid root (sh-sgid, 02755)
+      and with the file capability cap_setuid=ep (sh-cap: a v2
+      security.capability attribute), a 0666 character device 1:1 (mem,
+      /dev/mem), a 0660 block device 8:0 (sda), a file with a trusted.*
+      attribute (trusted), one whose POSIX ACL lets uid 65534 read it
+      (acl: system.posix_acl_access), one with a user.* attribute that a
+      store may hold (user-ok), owned by 1234:5678 (owned), and state/w/sh
+      another setuid copy.  The snapshot names instance w.
   garbage-pack REPO [--prefix HEX]
       no snapshot: a file of random bytes under packs/HH/HASH, named by
       its own hash like a pack but whose trailer does not parse; with
@@ -51,16 +74,18 @@ import hashlib
 import json
 import os
 import struct
+import subprocess
 import sys
 import time
 
 TREE_MAGIC = b"SPBKTR01"
+TREE_MAGIC_RUNS = b"SPBKTR02"  # chunk ids with repeat counts
 PACK_MAGIC = b"SPBKPK01"
 TRAILER_MAGIC = b"SPBKTL01"
 INDEX_MAGIC = b"SPBKIX01"
 
 BLOB_DATA, BLOB_TREE = 1, 2
-NODE_FILE, NODE_DIR, NODE_SYMLINK = 1, 2, 3
+NODE_FILE, NODE_DIR, NODE_SYMLINK, NODE_FIFO, NODE_CHR, NODE_BLK = 1, 2, 3, 4, 5, 6
 
 
 def blake2b(data, key=b""):
@@ -85,6 +110,8 @@ class Repo:
         self.ids = set()
         # Counts over the distinct trees: (files, dirs, bytes).
         self.files = self.dirs = self.bytes = 0
+        self.instances = []  # what the snapshot says it holds the homes of
+        self.zstd = False  # blobs stored zstd-compressed (encoding 1)
 
     def blob_id(self, data):
         return blake2b(data, self.id_key)
@@ -103,36 +130,50 @@ class Repo:
     # ---- tree entries: (name bytes, encoded bytes) ----
 
     @staticmethod
-    def node(typ, name, body, mode=0o755, size=0, dev=1, ino=0, nlink=1, uid=0, gid=0, mtime=1000000000):
-        """One encoded entry: header, metadata, BODY (the type's part), no xattrs."""
+    def node(typ, name, body, mode=0o755, size=0, dev=1, ino=0, nlink=1, uid=0, gid=0, mtime=1000000000,
+             xattrs=()):
+        """One encoded entry: header, metadata, BODY (the type's part),
+        XATTRS ((name bytes, value bytes) pairs)."""
         b = struct.pack("<BH", typ, len(name)) + name
         b += struct.pack("<III", mode, uid, gid)
         b += struct.pack("<qIqIqI", mtime, 0, mtime, 0, mtime, 0)  # mtime, atime, ctime
         b += struct.pack("<QQQI", size, dev, ino, nlink)
         b += body
-        b += struct.pack("<I", 0)  # no extended attributes
+        b += struct.pack("<I", len(xattrs))
+        for xn, xv in xattrs:
+            b += struct.pack("<H", len(xn)) + xn + struct.pack("<I", len(xv)) + xv
         return b
 
-    def file(self, name, chunks, size, **kw):
+    def file(self, name, chunks, size, mode=0o644, **kw):
         body = struct.pack("<I", len(chunks)) + b"".join(chunks)
-        return (name, self.node(NODE_FILE, name, body, mode=0o644, size=size, **kw), NODE_FILE, size)
+        return (name, self.node(NODE_FILE, name, body, mode=mode, size=size, **kw), NODE_FILE, size)
+
+    def file_runs(self, name, runs, size, mode=0o644, **kw):
+        """A file of RUNS, (chunk id, count) pairs, in the second tree
+        encoding (only a tree whose magic is TREE_MAGIC_RUNS holds it)."""
+        body = struct.pack("<I", len(runs)) + b"".join(i + struct.pack("<Q", n) for i, n in runs)
+        return (name, self.node(NODE_FILE, name, body, mode=mode, size=size, **kw), NODE_FILE, size)
+
+    def device(self, name, typ, major, minor, **kw):
+        body = struct.pack("<Q", os.makedev(major, minor))
+        return (name, self.node(typ, name, body, **kw), typ, 0)
 
     def file_of(self, name, content, **kw):
         return self.file(name, [self.chunk(content)] if content else [], len(content), **kw)
 
-    def dir(self, name, subtree, mode=0o755):
-        return (name, self.node(NODE_DIR, name, subtree, mode=mode), NODE_DIR, 0)
+    def dir(self, name, subtree, mode=0o755, **kw):
+        return (name, self.node(NODE_DIR, name, subtree, mode=mode, **kw), NODE_DIR, 0)
 
     def symlink(self, name, target, **kw):
         body = struct.pack("<I", len(target)) + target
         return (name, self.node(NODE_SYMLINK, name, body, mode=0o777, **kw), NODE_SYMLINK, 0)
 
-    def tree(self, entries, sort=True):
+    def tree(self, entries, sort=True, magic=TREE_MAGIC):
         """Stores a tree of ENTRIES (sorted by name unless SORT is false:
         the order given is kept, a forger's choice) and returns its id."""
         if sort:
             entries = sorted(entries, key=lambda e: e[0])
-        data = TREE_MAGIC + struct.pack("<I", len(entries)) + b"".join(e[1] for e in entries)
+        data = magic + struct.pack("<I", len(entries)) + b"".join(e[1] for e in entries)
         bid = self.blob_id(data)
         if bid not in self.ids:
             for _, _, typ, size in entries:
@@ -164,7 +205,12 @@ class Repo:
         body = PACK_MAGIC
         locs = []
         for typ, bid, data in self.blobs:
-            stored = b"\0" + data  # encoding 0: as it is; unsealed in clear
+            if self.zstd:
+                # encoding 1: one zstd frame (the zstd program's)
+                stored = b"\1" + subprocess.run(["zstd", "-q", "-c", "-3"], input=data, stdout=subprocess.PIPE,
+                                                 check=True).stdout
+            else:
+                stored = b"\0" + data  # encoding 0: as it is; unsealed in clear
             locs.append((typ, bid, len(body), len(stored), len(data)))
             body += stored
         entries = b"".join(struct.pack("<B", t) + i + struct.pack("<III", o, sl, rl) for t, i, o, sl, rl in locs)
@@ -179,7 +225,7 @@ class Repo:
             "source": "/forged",
             "tree": root.hex(),
             "full": True,
-            "instances": [],
+            "instances": self.instances,
             "parent": None,
             "files": self.files if files is None else files,
             "dirs": self.dirs if dirs is None else dirs,
@@ -232,11 +278,94 @@ def cmd_badorder(r, a):
     return r.tree([data_dir(r, entries, sort=False)])
 
 
+def cmd_runs(r, a):
+    # Every file of one tree is in the second encoding: "a" (LEAD bytes
+    # of "x", counted first) as one chunk once, "b" as one chunk of
+    # CHUNK_LEN bytes BYTE repeated TIMES times, claiming SIZE bytes.
+    entries = []
+    if a.lead:
+        entries.append(r.file_runs(b"a", [(r.chunk(b"x" * a.lead), 1)], a.lead))
+    size = a.chunk_len * a.times if a.size is None else a.size
+    entries.append(r.file_runs(b"b", [(r.chunk(bytes([a.byte]) * a.chunk_len), a.times)], size))
+    return r.tree([r.dir(b"data", r.tree(entries, magic=TREE_MAGIC_RUNS))])
+
+
+def cmd_linkmodes(r, a):
+    # Two hard-link groups whose copies disagree on the mode: "a" 0644
+    # then "b" 04755; "c" 06755 then "d" 0644.
+    one = dict(dev=7, ino=100, nlink=2)
+    two = dict(dev=7, ino=200, nlink=2)
+    entries = [r.file_of(b"a", b"group one\n", mode=0o644, **one),
+               r.file_of(b"b", b"group one\n", mode=0o4755, **one),
+               r.file_of(b"c", b"group two\n", mode=0o6755, **two),
+               r.file_of(b"d", b"group two\n", mode=0o644, **two)]
+    return r.tree([data_dir(r, entries)])
+
+
+def cmd_widechain(r, a):
+    # LEVELS nested listings, each of "a" (the next) and WIDTH fifos
+    # f0000000...: what a restore holds in memory along one path.  Written
+    # zstd-compressed: a 57 MiB listing of such names takes 2 MiB.
+    r.zstd = True
+    meta = struct.pack("<III", 0o600, 0, 0) + struct.pack("<qIqIqI", 1000000000, 0, 1000000000, 0, 1000000000, 0)
+    meta += struct.pack("<QQQI", 0, 1, 0, 1) + struct.pack("<I", 0)
+    fifos = b"".join(struct.pack("<BH", NODE_FIFO, 8) + b"f%07d" % k + meta for k in range(a.width))
+    t = r.tree([r.file_of(b"f", b"the bottom\n")])
+    for _ in range(a.levels):
+        below = r.dir(b"a", t)
+        data = TREE_MAGIC + struct.pack("<I", a.width + 1) + below[1] + fifos
+        t = r.add(BLOB_TREE, data)
+        r.dirs += 1
+        r.files += a.width
+    return t
+
+
 def cmd_hardlink(r, a):
     same = dict(dev=7, ino=4242, nlink=2)
     entries = [r.symlink(b"a", os.fsencode(a.target), **same),
                r.file_of(b"b", b"the second name of the group\n", **same)]
     return r.tree([data_dir(r, entries)])
+
+
+# struct vfs_cap_data, revision 2 (linux/capability.h): magic_etc (the
+# revision, and bit 0: effective), then permitted and inheritable for
+# capabilities 0-31 and 32-63.
+VFS_CAP_REVISION_2, VFS_CAP_FLAGS_EFFECTIVE, CAP_SETUID = 0x02000000, 0x1, 7
+CAP_SETUID_EP = struct.pack("<IIIII", VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE, 1 << CAP_SETUID, 0, 0, 0)
+
+# A POSIX ACL as system.posix_acl_access holds it (version 2, then tag,
+# permissions, id per entry): owner rw, uid 65534 r, group r, mask r,
+# others nothing.
+ACL_UNDEFINED_ID = 0xFFFFFFFF
+ACL_NOBODY_READS = struct.pack("<I", 2) + b"".join(
+    struct.pack("<HHI", tag, perm, uid) for tag, perm, uid in
+    ((0x01, 6, ACL_UNDEFINED_ID), (0x02, 4, 65534), (0x04, 4, ACL_UNDEFINED_ID),
+     (0x10, 4, ACL_UNDEFINED_ID), (0x20, 0, ACL_UNDEFINED_ID)))
+
+
+def cmd_privileged(r, a):
+    with open(a.binary, "rb") as f:
+        binary = f.read()
+    data = [
+        r.file_of(b"sh-suid", binary, mode=0o4755),
+        r.file_of(b"sh-sgid", binary, mode=0o2755),
+        r.file_of(b"sh-cap", binary, mode=0o755, xattrs=[(b"security.capability", CAP_SETUID_EP)]),
+        r.device(b"mem", NODE_CHR, 1, 1, mode=0o666),
+        r.device(b"sda", NODE_BLK, 8, 0, mode=0o660, gid=6),
+        r.file_of(b"trusted", b"trusted.* is root's alone\n", xattrs=[(b"trusted.forged", b"y")]),
+        r.file_of(b"acl", b"readable by uid 65534 through an ACL\n", mode=0o640,
+                  xattrs=[(b"system.posix_acl_access", ACL_NOBODY_READS)]),
+        r.file_of(b"user-ok", b"a user.* attribute is a store's\n", xattrs=[(b"user.note", b"kept")]),
+        r.file_of(b"owned", b"owned by 1234:5678\n", uid=1234, gid=5678),
+    ]
+    home = r.tree([r.file_of(b"sh", binary, mode=0o4755)])
+    r.instances = ["w"]
+    return r.tree([
+        r.dir(b"data", r.tree(data), mode=0o755),
+        r.dir(b"state", r.tree([r.dir(b"w", home, mode=0o4755, uid=1234, gid=5678)]), mode=0o755),
+        r.dir(b"generations", r.tree([r.dir(b"1", r.tree([r.file_of(b"plan.json", b"{}\n")]))]), mode=0o755),
+        r.symlink(b"current", b"generations/1"),
+    ])
 
 
 def cmd_garbage_pack(r, a):
@@ -275,7 +404,19 @@ def main():
     command("badname", cmd_badname, "a directory entry named NAME").add_argument("name")
     command("badorder", cmd_badorder, "entries out of order or repeated").add_argument(
         "how", choices=("unsorted", "duplicate"))
+    s = command("runs", cmd_runs, "data/b: one chunk repeated TIMES times (SPBKTR02)")
+    s.add_argument("--lead", type=int, default=0, help="bytes of data/a, restored before b")
+    s.add_argument("--chunk-len", type=int, default=1)
+    s.add_argument("--byte", type=int, default=0x41)
+    s.add_argument("--times", type=int, required=True)
+    s.add_argument("--size", type=int, help="what b claims (CHUNK_LEN * TIMES)")
+    command("linkmodes", cmd_linkmodes, "hard-link groups whose copies disagree on setuid/setgid")
+    s = command("widechain", cmd_widechain, "LEVELS nested listings of WIDTH fifos each (zstd)")
+    s.add_argument("--levels", type=int, required=True)
+    s.add_argument("--width", type=int, required=True)
     command("hardlink", cmd_hardlink, "a hard-link group whose first copy is a symlink").add_argument("target")
+    command("privileged", cmd_privileged, "setuid/setgid copies of BINARY, devices, capabilities").add_argument(
+        "binary")
     command("garbage-pack", cmd_garbage_pack, "a pack-named file whose trailer does not parse").add_argument(
         "--prefix", default="", help="hex digits its name starts with (each one takes 16 times longer)")
     a = p.parse_args()
