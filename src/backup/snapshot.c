@@ -5,6 +5,10 @@
  *    "full": true, "instances": ["mail", "web"], "parent": "<hex>" or null,
  *    "files": 1, "dirs": 2, "bytes": 3, "added_bytes": 4}
  *
+ * and, only in an incomplete snapshot, "skipped": N and "skipped_paths":
+ * [at most SP_BK_SKIPPED_LIST_MAX texts]; a snapshot without them (every
+ * older one) is complete.
+ *
  * and which snapshots `prune` keeps. */
 #include <errno.h>
 #include <inttypes.h>
@@ -145,10 +149,10 @@ int sp_bk_snapshot_encode(const struct sp_bk_snapshot *s, char **json, size_t *l
 	char when[TIME_BUF];
 	char tree[2 * SP_BK_ID_LEN + 1];
 	uint8_t parent[SP_BK_ID_LEN];
-	json_t *root = json_object(), *list = json_array();
+	json_t *root = json_object(), *list = json_array(), *skipped = json_array();
 	int r = -1;
 
-	if (!root || !list) {
+	if (!root || !list || !skipped) {
 		sp_fail_errno(err, ENOMEM, "snapshot");
 		goto out;
 	}
@@ -181,6 +185,16 @@ int sp_bk_snapshot_encode(const struct sp_bk_snapshot *s, char **json, size_t *l
 	    set_u64(root, "files", s->files, err) || set_u64(root, "dirs", s->dirs, err) ||
 	    set_u64(root, "bytes", s->bytes, err) || set_u64(root, "added_bytes", s->added_bytes, err))
 		goto out;
+	if (s->skipped > 0) {
+		for (size_t i = 0; s->skipped_paths && s->skipped_paths[i] && i < SP_BK_SKIPPED_LIST_MAX; i++) {
+			if (json_array_append_new(skipped, json_string(s->skipped_paths[i])) != 0) {
+				sp_fail(err, SP_ERR_RUNTIME, "snapshot: skipped_paths: cannot be written as JSON (not UTF-8?)");
+				goto out;
+			}
+		}
+		if (set_u64(root, "skipped", s->skipped, err) || set(root, "skipped_paths", json_incref(skipped), err))
+			goto out;
+	}
 
 	*json = json_dumps(root, JSON_COMPACT);
 	if (!*json) {
@@ -190,6 +204,7 @@ int sp_bk_snapshot_encode(const struct sp_bk_snapshot *s, char **json, size_t *l
 	*len = strlen(*json);
 	r = 0;
 out:
+	json_decref(skipped);
 	json_decref(list);
 	json_decref(root);
 	return r;
@@ -261,6 +276,36 @@ static int get_instances(const struct decoder *d, char ***out)
 	return 0;
 }
 
+/* "skipped" and "skipped_paths": both or neither (a complete snapshot,
+ * and every one written before they existed). */
+static int get_skipped(const struct decoder *d, uint64_t *n, char ***out)
+{
+	json_t *list = json_object_get(d->root, "skipped_paths"), *v;
+	size_t i;
+
+	*n = 0;
+	*out = NULL;
+	if (!json_object_get(d->root, "skipped") && !list)
+		return 0;
+	if (get_u64(d, "skipped", n) < 0)
+		return -1;
+	if (!json_is_array(list) || json_array_size(list) > SP_BK_SKIPPED_LIST_MAX ||
+	    json_array_size(list) > *n)
+		return bad(d, "skipped_paths", "an array of at most 100 texts, no more than \"skipped\"");
+	*out = calloc(1, sizeof **out);
+	if (!*out)
+		return sp_fail_errno(d->err, ENOMEM, "snapshot %s: skipped_paths", d->id);
+	json_array_foreach(list, i, v) {
+		const char *path = sp_json_text(v);
+
+		if (!path)
+			return bad(d, "skipped_paths", "an array of texts");
+		if (sp_strv_push(out, path) != 0)
+			return sp_fail_errno(d->err, ENOMEM, "snapshot %s: skipped_paths", d->id);
+	}
+	return 0;
+}
+
 static int get_parent(const struct decoder *d, char **out)
 {
 	json_t *v = json_object_get(d->root, "parent");
@@ -317,7 +362,7 @@ int sp_bk_snapshot_decode(const char *id, const char *json, size_t len, struct s
 	if (get_string(&d, "host", &t.host) || get_string(&d, "source", &t.source) ||
 	    get_id(&d, "tree", t.tree) || get_instances(&d, &t.instances) || get_parent(&d, &t.parent) ||
 	    get_u64(&d, "files", &t.files) || get_u64(&d, "dirs", &t.dirs) || get_u64(&d, "bytes", &t.bytes) ||
-	    get_u64(&d, "added_bytes", &t.added_bytes))
+	    get_u64(&d, "added_bytes", &t.added_bytes) || get_skipped(&d, &t.skipped, &t.skipped_paths))
 		goto out;
 	*s = t;
 	memset(&t, 0, sizeof t);
@@ -333,9 +378,12 @@ void sp_bk_snapshot_free(struct sp_bk_snapshot *s)
 	free(s->host);
 	free(s->source);
 	sp_strv_free(s->instances);
+	sp_strv_free(s->skipped_paths);
 	free(s->parent);
 	s->host = s->source = s->parent = NULL;
 	s->instances = NULL;
+	s->skipped_paths = NULL;
+	s->skipped = 0;
 }
 
 static int cmp_snapshot(const void *a, const void *b)

@@ -22,7 +22,15 @@ struct sp_bk_snapshot {
 	char *parent;                  /* id of the snapshot whose metadata was reused, or NULL */
 	uint64_t files, dirs, bytes;   /* in the snapshot */
 	uint64_t added_bytes;          /* stored for the first time by it (after compression) */
+	/* Entries left out because they could not be read consistently
+	 * (changed, vanished, unreadable, too deep): 0 for a complete
+	 * snapshot.  SKIPPED_PATHS (NULL or NULL-terminated) names the
+	 * first SP_BK_SKIPPED_LIST_MAX of them, as shown in messages. */
+	uint64_t skipped;
+	char **skipped_paths;
 };
+
+#define SP_BK_SKIPPED_LIST_MAX 100
 
 /* JSON text of S (without its id), NUL-terminated, malloc'ed. */
 int sp_bk_snapshot_encode(const struct sp_bk_snapshot *s, char **json, size_t *len, struct sp_err *err);

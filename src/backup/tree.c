@@ -14,6 +14,8 @@
  *     i64 ctime seconds, u32 nanoseconds
  *     u64 size, u64 dev, u64 ino, u32 nlink
  *     file:      u32 n, n chunk ids       32 bytes each
+ *                in "SPBKTR02": n × (32-byte id, u64 count >= 1),
+ *                the id repeated count times in a row
  *     dir:       subtree id               32 bytes
  *     symlink:   u32 length, target       1..4096 bytes, no NUL
  *     char/block device: u64 rdev
@@ -22,6 +24,10 @@
  *       u16 name length, name             1..255 bytes, no NUL
  *       u32 value length, value           0..65536 bytes
  *   nothing after the last entry
+ *
+ * The second magic, "SPBKTR02", is written only for a tree with a
+ * repeated chunk (a count above 1); every other tree keeps the first
+ * encoding, and with it its id and the readers that know only it.
  *
  * The decoder refuses anything the encoder would not have written, so a
  * tree that decodes has exactly one encoding. */
@@ -35,6 +41,7 @@
 #include "backup/tree.h"
 
 #define TREE_MAGIC "SPBKTR01"
+#define TREE_MAGIC_RUNS "SPBKTR02"
 #define MAGIC_LEN 8
 #define NAME_MAX_LEN 255
 #define TARGET_MAX_LEN 4096
@@ -51,6 +58,7 @@ void sp_bk_node_free(struct sp_bk_node *node)
 	free(node->name);
 	free(node->target);
 	free(node->chunks);
+	free(node->repeat);
 	for (size_t i = 0; i < node->n_xattrs; i++) {
 		free(node->xattrs[i].name);
 		free(node->xattrs[i].value);
@@ -101,6 +109,9 @@ static const char *node_problem(const struct sp_bk_node *n)
 			return "too many chunks";
 		if (n->n_chunks > 0 && !n->chunks)
 			return "no chunk list";
+		for (size_t i = 0; n->repeat && i < n->n_chunks; i++)
+			if (n->repeat[i] == 0)
+				return "chunk repeated 0 times";
 		break;
 	case SP_BK_NODE_SYMLINK:
 		if (!n->target || n->target[0] == '\0')
@@ -133,16 +144,27 @@ static const char *node_problem(const struct sp_bk_node *n)
 	return NULL;
 }
 
-/* The bytes N takes, or SIZE_MAX beyond SP_BK_BLOB_MAX.  node_problem()
- * bounds each term below SP_BK_BLOB_MAX, so checking after each keeps
- * even a 32-bit size_t from wrapping. */
-static size_t node_len(const struct sp_bk_node *n)
+/* Whether N has a chunk that comes more than once in a row. */
+static bool has_run(const struct sp_bk_node *n)
+{
+	for (size_t i = 0; n->type == SP_BK_NODE_FILE && n->repeat && i < n->n_chunks; i++)
+		if (n->repeat[i] > 1)
+			return true;
+	return false;
+}
+
+/* The bytes N takes (RUNS: in the second encoding), or SIZE_MAX beyond
+ * SP_BK_BLOB_MAX.  node_problem() bounds each term below SP_BK_BLOB_MAX,
+ * so checking after each keeps even a 32-bit size_t from wrapping. */
+static size_t node_len(const struct sp_bk_node *n, bool runs)
 {
 	size_t len = ENTRY_MIN_LEN - 1 + strlen(n->name);
 
 	switch ((enum sp_bk_node_type)n->type) {
 	case SP_BK_NODE_FILE:
-		len += 4 + n->n_chunks * SP_BK_ID_LEN;
+		if (n->n_chunks > SP_BK_BLOB_MAX / (SP_BK_ID_LEN + 8))
+			return SIZE_MAX;
+		len += 4 + n->n_chunks * (SP_BK_ID_LEN + (runs ? 8 : 0));
 		break;
 	case SP_BK_NODE_DIR:
 		len += SP_BK_ID_LEN;
@@ -190,7 +212,7 @@ static uint8_t *put_bytes(uint8_t *p, const void *b, size_t n)
 	return p + n;
 }
 
-static uint8_t *put_node(uint8_t *p, const struct sp_bk_node *n)
+static uint8_t *put_node(uint8_t *p, const struct sp_bk_node *n, bool runs)
 {
 	size_t name_len = strlen(n->name);
 
@@ -213,7 +235,14 @@ static uint8_t *put_node(uint8_t *p, const struct sp_bk_node *n)
 	switch ((enum sp_bk_node_type)n->type) {
 	case SP_BK_NODE_FILE:
 		p = put_u32(p, (uint32_t)n->n_chunks);
-		p = put_bytes(p, n->chunks, n->n_chunks * SP_BK_ID_LEN);
+		if (!runs) {
+			p = put_bytes(p, n->chunks, n->n_chunks * SP_BK_ID_LEN);
+			break;
+		}
+		for (size_t i = 0; i < n->n_chunks; i++) {
+			p = put_bytes(p, n->chunks[i], SP_BK_ID_LEN);
+			p = put_u64(p, n->repeat ? n->repeat[i] : 1);
+		}
 		break;
 	case SP_BK_NODE_DIR:
 		p = put_bytes(p, n->subtree, SP_BK_ID_LEN);
@@ -256,6 +285,7 @@ int sp_bk_tree_encode(struct sp_bk_tree *tree, uint8_t **out, size_t *len, struc
 {
 	size_t total = MAGIC_LEN + 4;
 	uint8_t *buf, *p;
+	bool runs = false;
 
 	if (tree->n > UINT32_MAX)
 		return sp_fail(err, SP_ERR_RUNTIME, "tree: %zu entries: too many", tree->n);
@@ -266,11 +296,12 @@ int sp_bk_tree_encode(struct sp_bk_tree *tree, uint8_t **out, size_t *len, struc
 
 		if (problem)
 			return sp_fail(err, SP_ERR_RUNTIME, "tree: entry %zu: %s", i, problem);
+		runs = runs || has_run(&tree->nodes[i]);
 	}
 	if (tree->n > 1)
 		qsort(tree->nodes, tree->n, sizeof *tree->nodes, cmp_node_name);
 	for (size_t i = 0; i < tree->n; i++) {
-		size_t nlen = node_len(&tree->nodes[i]);
+		size_t nlen = node_len(&tree->nodes[i], runs);
 
 		if (i > 0 && strcmp(tree->nodes[i - 1].name, tree->nodes[i].name) == 0)
 			return sp_fail(err, SP_ERR_RUNTIME, "tree: two entries of one name");
@@ -283,10 +314,10 @@ int sp_bk_tree_encode(struct sp_bk_tree *tree, uint8_t **out, size_t *len, struc
 	buf = malloc(total);
 	if (!buf)
 		return sp_fail_errno(err, ENOMEM, "tree: %zu bytes", total);
-	p = put_bytes(buf, TREE_MAGIC, MAGIC_LEN);
+	p = put_bytes(buf, runs ? TREE_MAGIC_RUNS : TREE_MAGIC, MAGIC_LEN);
 	p = put_u32(p, (uint32_t)tree->n);
 	for (size_t i = 0; i < tree->n; i++)
-		p = put_node(p, &tree->nodes[i]);
+		p = put_node(p, &tree->nodes[i], runs);
 	/* node_len() and put_node() must agree; a mismatch is a bug here,
 	 * not bad input. */
 	if ((size_t)(p - buf) != total)
@@ -384,7 +415,7 @@ static const char *get_string(struct reader *r, size_t len, char **out, const ch
 
 /* Reads one entry into N; returns NULL or what is wrong.  What has been
  * allocated stays in N for the caller to free. */
-static const char *get_node(struct reader *r, struct sp_bk_node *n)
+static const char *get_node(struct reader *r, struct sp_bk_node *n, bool runs)
 {
 	uint16_t name_len;
 	uint32_t count;
@@ -414,10 +445,36 @@ static const char *get_node(struct reader *r, struct sp_bk_node *n)
 	case SP_BK_NODE_FILE: {
 		const uint8_t *ids;
 
+		size_t each = SP_BK_ID_LEN + (runs ? 8 : 0);
+
 		if (!get_u32(r, &count))
 			return "truncated";
 		/* Divided, not multiplied: COUNT is the input's. */
-		if (count > r->left / SP_BK_ID_LEN || !get_bytes(r, (size_t)count * SP_BK_ID_LEN, &ids))
+		if (count > r->left / each)
+			return "truncated chunk list";
+		if (runs && count > 0) {
+			n->chunks = malloc((size_t)count * SP_BK_ID_LEN);
+			n->repeat = malloc((size_t)count * sizeof *n->repeat);
+			if (!n->chunks || !n->repeat)
+				return "out of memory";
+			n->n_chunks = count;
+			for (uint32_t i = 0; i < count; i++) {
+				if (!get_bytes(r, SP_BK_ID_LEN, &ids) || !get_u64(r, &n->repeat[i]))
+					return "truncated chunk list";
+				memcpy(n->chunks[i], ids, SP_BK_ID_LEN);
+				if (n->repeat[i] == 0)
+					return "chunk repeated 0 times";
+			}
+			/* Only the repeated need the list (as the encoder
+			 * holds it): decoding and encoding again give the same
+			 * bytes either way. */
+			if (!has_run(n)) {
+				free(n->repeat);
+				n->repeat = NULL;
+			}
+			break;
+		}
+		if (!get_bytes(r, (size_t)count * SP_BK_ID_LEN, &ids))
 			return "truncated chunk list";
 		if (count > 0) {
 			n->chunks = malloc((size_t)count * SP_BK_ID_LEN);
@@ -504,13 +561,16 @@ int sp_bk_tree_decode(const uint8_t *buf, size_t len, struct sp_bk_tree *tree, s
 	struct sp_bk_tree t = { 0 };
 	const uint8_t *magic;
 	uint32_t count;
+	bool runs, any_run = false;
 
 	tree->nodes = NULL;
 	tree->n = 0;
 	if (len > SP_BK_BLOB_MAX)
 		return sp_fail(err, SP_ERR_RUNTIME, "tree: %zu bytes, more than a blob holds", len);
-	if (!get_bytes(&r, MAGIC_LEN, &magic) || memcmp(magic, TREE_MAGIC, MAGIC_LEN) != 0)
+	if (!get_bytes(&r, MAGIC_LEN, &magic) ||
+	    (memcmp(magic, TREE_MAGIC, MAGIC_LEN) != 0 && memcmp(magic, TREE_MAGIC_RUNS, MAGIC_LEN) != 0))
 		return sp_fail(err, SP_ERR_RUNTIME, "tree: not a tree (bad magic)");
+	runs = memcmp(magic, TREE_MAGIC_RUNS, MAGIC_LEN) == 0;
 	if (!get_u32(&r, &count))
 		return sp_fail(err, SP_ERR_RUNTIME, "tree: truncated header");
 	if (count > r.left / ENTRY_MIN_LEN)
@@ -525,7 +585,8 @@ int sp_bk_tree_decode(const uint8_t *buf, size_t len, struct sp_bk_tree *tree, s
 		const char *problem;
 
 		t.n = i + 1;
-		problem = get_node(&r, n);
+		problem = get_node(&r, n, runs);
+		any_run = any_run || (!problem && has_run(n));
 		if (!problem && i > 0) {
 			int cmp = strcmp(t.nodes[i - 1].name, n->name);
 
@@ -542,6 +603,11 @@ int sp_bk_tree_decode(const uint8_t *buf, size_t len, struct sp_bk_tree *tree, s
 	if (r.left > 0) {
 		sp_bk_tree_free(&t);
 		return sp_fail(err, SP_ERR_RUNTIME, "tree: %zu bytes after the last entry", r.left);
+	}
+	/* The encoder writes the second form only for a repeated chunk. */
+	if (runs && !any_run) {
+		sp_bk_tree_free(&t);
+		return sp_fail(err, SP_ERR_RUNTIME, "tree: %s without a repeated chunk", TREE_MAGIC_RUNS);
 	}
 	*tree = t;
 	return 0;

@@ -41,6 +41,10 @@ struct sp_bk_node {
 	uint8_t subtree[SP_BK_ID_LEN];  /* DIR */
 	uint8_t (*chunks)[SP_BK_ID_LEN]; /* FILE: its content, in order */
 	size_t n_chunks;
+	/* FILE: NULL when each chunk comes once; else chunks[i] comes
+	 * repeat[i] >= 1 times in a row (a sparse file's hole is one id
+	 * repeated millions of times, kept as one entry). */
+	uint64_t *repeat;
 	struct sp_bk_xattr *xattrs;
 	size_t n_xattrs;
 };
@@ -51,7 +55,9 @@ struct sp_bk_tree {
 };
 
 /* Sorts the nodes by name (byte order) and encodes them.  Fails on two
- * nodes of one name or an invalid node. */
+ * nodes of one name or an invalid node.  A tree with a repeated chunk
+ * (some repeat[i] > 1) is written in the second encoding, "SPBKTR02";
+ * every other tree in the first, as before. */
 int sp_bk_tree_encode(struct sp_bk_tree *tree, uint8_t **out, size_t *len, struct sp_err *err);
 
 /* Decodes BUF.  Fails, with what is wrong, on anything that

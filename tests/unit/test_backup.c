@@ -18,6 +18,7 @@
 #include "backup/progress.h"
 #include "backup/snapshot.h"
 #include "backup/tree.h"
+#include "util/strv.h"
 
 #define MIB (1024u * 1024)
 #define DATA_LEN (32 * MIB)
@@ -227,28 +228,6 @@ static void test_chunker_insertion(void **ctx)
 	assert_true(total <= 8 * 3);
 }
 
-static void test_chunker_speed(void **ctx)
-{
-	uint8_t *buf = random_bytes(DATA_LEN, 6);
-	struct sp_bk_chunker c;
-	struct timespec t0, t1;
-	size_t n = 0;
-	double secs;
-
-	(void)ctx;
-	sp_bk_chunker_init(&c, seed_a);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (int round = 0; round < 4; round++)
-		for (size_t pos = 0; pos < DATA_LEN; n++)
-			pos += sp_bk_chunk_next(&c, buf + pos, DATA_LEN - pos);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	/* Printed, not asserted: a loaded machine or a sanitizer build is
-	 * slower and no less correct. */
-	print_message("chunker: %.0f MB/s (%zu chunks)\n", 4.0 * DATA_LEN / secs / 1e6, n);
-	free(buf);
-}
-
 /* Trees */
 
 static const uint8_t id_a[SP_BK_ID_LEN] = { 0xaa, 1 };
@@ -404,6 +383,99 @@ static void test_tree_round_trip(void **ctx)
 	sp_bk_tree_free(&back);
 	sp_bk_tree_free(&t);
 	sp_bk_tree_free(&t); /* safe twice: it zeroes */
+}
+
+/* A file whose chunk comes many times in a row (a hole) is one entry and
+ * a count, in the second encoding; decoding and encoding again give the
+ * same bytes; a tree without repeats keeps the first encoding. */
+static void test_tree_runs(void **ctx)
+{
+	struct sp_bk_tree t = { 0 }, back = { 0 };
+	struct sp_err err = { 0 };
+	uint8_t *buf, *again;
+	size_t len, len2;
+
+	(void)ctx;
+	t.nodes = calloc(1, sizeof *t.nodes);
+	assert_non_null(t.nodes);
+	t.n = 1;
+	t.nodes[0].type = SP_BK_NODE_FILE;
+	t.nodes[0].name = strdup("sparse");
+	t.nodes[0].size = UINT64_C(15) << 40;
+	t.nodes[0].n_chunks = 3;
+	t.nodes[0].chunks = calloc(3, SP_BK_ID_LEN);
+	t.nodes[0].repeat = calloc(3, sizeof *t.nodes[0].repeat);
+	assert_non_null(t.nodes[0].chunks);
+	assert_non_null(t.nodes[0].repeat);
+	t.nodes[0].chunks[0][0] = 1;
+	t.nodes[0].chunks[1][0] = 2;
+	t.nodes[0].chunks[2][0] = 3;
+	t.nodes[0].repeat[0] = 1;
+	t.nodes[0].repeat[1] = 7864319;
+	t.nodes[0].repeat[2] = 1;
+	assert_int_equal(sp_bk_tree_encode(&t, &buf, &len, &err), 0);
+	assert_memory_equal(buf, "SPBKTR02\x01\0\0\0", 12);
+	assert_int_equal(sp_bk_tree_decode(buf, len, &back, &err), 0);
+	assert_nodes_equal(&t.nodes[0], &back.nodes[0]);
+	assert_non_null(back.nodes[0].repeat);
+	assert_int_equal(back.nodes[0].repeat[1], 7864319);
+	assert_int_equal(sp_bk_tree_encode(&back, &again, &len2, &err), 0);
+	assert_int_equal(len2, len);
+	assert_memory_equal(again, buf, len);
+	free(again);
+	sp_bk_tree_free(&back);
+
+	/* A count of 0 is refused both ways. */
+	buf[len - 4 - 8 - SP_BK_ID_LEN - 8] = 0; /* the low byte of 7864319 (0x77ffff) */
+	assert_int_equal(sp_bk_tree_decode(buf, len, &back, &err), 0);
+	sp_bk_tree_free(&back);
+	t.nodes[0].repeat[1] = 0;
+	assert_int_equal(sp_bk_tree_encode(&t, &again, &len2, &err), -1);
+	assert_non_null(strstr(err.msg, "repeated 0 times"));
+	memset(buf + len - 4 - 8 - SP_BK_ID_LEN - 8, 0, 8);
+	assert_int_equal(sp_bk_tree_decode(buf, len, &back, &err), -1);
+	assert_non_null(strstr(err.msg, "repeated 0 times"));
+
+	/* Every count 1: the first encoding, and the second is refused for
+	 * it (one tree, one encoding). */
+	t.nodes[0].repeat[1] = 1;
+	assert_int_equal(sp_bk_tree_encode(&t, &again, &len2, &err), 0);
+	assert_memory_equal(again, "SPBKTR01", 8);
+	assert_int_equal(len2, len - 3 * 8);
+	free(again);
+	buf[len - 4 - 8 - SP_BK_ID_LEN - 8] = 1;
+	assert_int_equal(sp_bk_tree_decode(buf, len, &back, &err), -1);
+	assert_non_null(strstr(err.msg, "without a repeated chunk"));
+	free(buf);
+	sp_bk_tree_free(&t);
+}
+
+/* Backup takes a run of zeros of at least the chunk cut from zeros as
+ * that chunk, repeated, without chunking it: true only because the cut
+ * in zeros is the same whatever follows them and however many are left. */
+static void test_chunker_zeros(void **ctx)
+{
+	uint8_t *zeros = calloc(1, 3 * SP_BK_CHUNK_MAX + 1);
+
+	(void)ctx;
+	assert_non_null(zeros);
+	for (uint8_t tag = 0; tag < 16; tag++) {
+		uint8_t *seed = random_bytes(32, tag);
+		struct sp_bk_chunker c;
+		size_t z;
+
+		sp_bk_chunker_init(&c, seed);
+		z = sp_bk_chunk_next(&c, zeros, SP_BK_CHUNK_MAX);
+		assert_true(z > SP_BK_CHUNK_MIN);
+		for (size_t len = z; len <= 3 * SP_BK_CHUNK_MAX; len += SP_BK_CHUNK_MAX / 3) {
+			assert_int_equal(sp_bk_chunk_next(&c, zeros, len), z);
+			zeros[len] = 0xa5; /* what follows the zeros does not matter */
+			assert_int_equal(sp_bk_chunk_next(&c, zeros, len + 1), z);
+			zeros[len] = 0;
+		}
+		free(seed);
+	}
+	free(zeros);
 }
 
 static void test_tree_empty(void **ctx)
@@ -627,8 +699,28 @@ static void test_snapshot_round_trip(void **ctx)
 	assert_int_equal(back.dirs, s.dirs);
 	assert_int_equal(back.bytes, s.bytes);
 	assert_int_equal(back.added_bytes, s.added_bytes);
+	/* Complete: no record of what was left out, in the JSON either. */
+	assert_int_equal(back.skipped, 0);
+	assert_null(back.skipped_paths);
+	assert_null(strstr(json, "skipped"));
 	sp_bk_snapshot_free(&back);
 	free(json);
+
+	/* Incomplete: the count, and the names as messages show them. */
+	s.skipped = 1234;
+	assert_int_equal(sp_strv_push(&s.skipped_paths, "state/mail/...d/d: deeper"), 0);
+	assert_int_equal(sp_strv_push(&s.skipped_paths, "data/x\\x1b"), 0);
+	assert_int_equal(sp_bk_snapshot_encode(&s, &json, &len, &err), 0);
+	assert_int_equal(sp_bk_snapshot_decode("abc123", json, len, &back, &err), 0);
+	assert_int_equal(back.skipped, 1234);
+	assert_string_equal(back.skipped_paths[0], "state/mail/...d/d: deeper");
+	assert_string_equal(back.skipped_paths[1], "data/x\\x1b");
+	assert_null(back.skipped_paths[2]);
+	sp_bk_snapshot_free(&back);
+	free(json);
+	sp_strv_free(s.skipped_paths);
+	s.skipped_paths = NULL;
+	s.skipped = 0;
 
 	/* No parent, no instances, a time before the epoch. */
 	free(s.parent);
@@ -698,6 +790,10 @@ static void test_snapshot_decode_errors(void **ctx)
 	sp_bk_snapshot_free(&s);
 
 	expect_snapshot_error("{", "snapshot ID: line 1:");
+	expect_snapshot_error("{" GOOD_TIME "," GOOD_REST ",\"skipped\":2}", "skipped_paths: expected");
+	expect_snapshot_error("{" GOOD_TIME "," GOOD_REST ",\"skipped\":1,\"skipped_paths\":[\"a\",\"b\"]}",
+			      "skipped_paths: expected");
+	expect_snapshot_error("{" GOOD_TIME "," GOOD_REST ",\"skipped_paths\":[]}", "skipped: expected");
 	expect_snapshot_error("[]", "snapshot ID: expected a JSON object");
 	expect_snapshot_error("{" GOOD_REST "}", "snapshot ID: time: expected an RFC 3339 UTC time");
 	expect_snapshot_error("{\"time\":\"2026-02-30T04:30:00Z\"," GOOD_REST "}", "snapshot ID: time: expected");
@@ -916,8 +1012,9 @@ int main(void)
 		cmocka_unit_test(test_chunker_seed),
 		cmocka_unit_test(test_chunker_stable),
 		cmocka_unit_test(test_chunker_insertion),
-		cmocka_unit_test(test_chunker_speed),
 		cmocka_unit_test(test_tree_round_trip),
+		cmocka_unit_test(test_tree_runs),
+		cmocka_unit_test(test_chunker_zeros),
 		cmocka_unit_test(test_tree_empty),
 		cmocka_unit_test(test_tree_encode_rejects),
 		cmocka_unit_test(test_tree_decode_rejects),
