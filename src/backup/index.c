@@ -426,7 +426,9 @@ int sp_bk_blob_read(struct sp_bk_repo *repo, const struct sp_bk_index *idx, stru
 	if (reader->fd < 0 || reader->pack != e->pack) {
 		sp_bk_reader_close(reader);
 		snprintf(path, sizeof path, "packs/%.2s/%s", name, name);
-		reader->fd = openat(repo->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		/* O_NONBLOCK: a fifo planted as a pack fails the pread
+		 * (ESPIPE) instead of hanging the open. */
+		reader->fd = openat(repo->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		if (reader->fd < 0)
 			return sp_fail_errno(err, errno, "pack %.12s", name);
 		reader->pack = e->pack;

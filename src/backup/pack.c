@@ -24,6 +24,9 @@
  * SP_BK_PACK_TARGET bytes holds, few enough to bound what a hostile
  * length can make us allocate. */
 #define TRAILER_MAX_BLOBS (1u << 20)
+/* ... and so the largest trailer: checked before its bytes are
+ * allocated (a forged length would otherwise ask for 4 GiB). */
+#define TRAILER_MAX_LEN ((uint64_t)MAGIC_LEN + 4 + (uint64_t)TRAILER_MAX_BLOBS * LOC_LEN + SP_BK_SEAL_OVERHEAD)
 
 struct sp_bk_pack_writer {
 	struct sp_bk_repo *repo;
@@ -302,7 +305,7 @@ int sp_bk_pack_trailer_parse(const struct sp_bk_keys *keys, const uint8_t *pack,
 	if (len < MAGIC_LEN + 4 || memcmp(pack, SP_BK_PACK_MAGIC, MAGIC_LEN) != 0)
 		return sp_fail(err, SP_ERR_RUNTIME, "not a pack (bad magic)");
 	tlen = sp_bk_get32(pack + len - 4);
-	if ((uint64_t)tlen + 4 + MAGIC_LEN > len)
+	if ((uint64_t)tlen + 4 + MAGIC_LEN > len || tlen > TRAILER_MAX_LEN)
 		return sp_fail(err, SP_ERR_RUNTIME, "trailer length %u beyond the pack", tlen);
 	return parse_trailer(keys, pack + len - 4 - tlen, tlen, len, locs, n, err);
 }
@@ -318,15 +321,16 @@ int sp_bk_pack_read_trailer(struct sp_bk_repo *repo, const char *name, struct sp
 	uint32_t tlen;
 
 	snprintf(path, sizeof path, "packs/%.2s/%s", name, name);
-	fd = openat(repo->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO in packs/ must not block the open. */
+	fd = openat(repo->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return sp_fail_errno(err, errno, "%s/%s", repo->path, path);
-	if (st.st_size < MAGIC_LEN + 4 || pread(fd, head, sizeof head, 0) != sizeof head ||
+	if (!S_ISREG(st.st_mode) || st.st_size < MAGIC_LEN + 4 || pread(fd, head, sizeof head, 0) != sizeof head ||
 	    memcmp(head, SP_BK_PACK_MAGIC, MAGIC_LEN) != 0 ||
 	    pread(fd, lenbuf, sizeof lenbuf, st.st_size - 4) != sizeof lenbuf)
 		return sp_fail(err, SP_ERR_RUNTIME, "%s/%s: not a pack", repo->path, path);
 	tlen = sp_bk_get32(lenbuf);
-	if ((uint64_t)tlen + 4 + MAGIC_LEN > (uint64_t)st.st_size)
+	if ((uint64_t)tlen + 4 + MAGIC_LEN > (uint64_t)st.st_size || tlen > TRAILER_MAX_LEN)
 		return sp_fail(err, SP_ERR_RUNTIME, "%s/%s: trailer length beyond the pack", repo->path, path);
 	tail = malloc(tlen ? tlen : 1);
 	if (tail == NULL)

@@ -6,14 +6,20 @@
  * 2. the used blobs of packs that also hold unused ones are copied into
  *    new packs;
  * 3. one new index file lists every pack that stays and the new ones;
- * 4. the forgotten snapshots' files are removed;
+ * 4. a new manifest without the forgotten snapshots, then their files
+ *    are removed;
  * 5. the old index files, then the packs that were emptied or copied.
- * Until 3 the old indexes are whole; after it the new one is. */
+ * Until 3 the old indexes are whole; after it the new one is.  A
+ * forgotten snapshot whose file outlives a prune killed after 4 is one
+ * the manifest does not list: never used again, reported, and removed by
+ * the next prune. */
 #include "backup/backup.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backup/index.h"
 #include "backup/pack.h"
@@ -21,17 +27,29 @@
 #include "util/cleanup.h"
 #include "util/strv.h"
 
+/* The listings held in memory along one path (each directory above the
+ * one being walked keeps its own), as restore bounds them: a forged
+ * chain of 64 MiB trees 1024 deep would otherwise take 64 GiB. */
+#define HELD_MAX (UINT64_C(256) << 20)
+
+/* Marks tree ID and all it uses; HELD: bytes of the listings above it. */
 static int mark_tree(struct sp_bk_repo *repo, const struct sp_bk_index *idx, struct sp_bk_index *used,
-		     const uint8_t id[SP_BK_ID_LEN], unsigned depth, struct sp_err *err)
+		     const uint8_t id[SP_BK_ID_LEN], unsigned depth, uint64_t held, struct sp_err *err)
 {
 	struct sp_bk_tree tree = { 0 };
 	struct sp_bk_blob_loc loc = { .type = SP_BK_BLOB_TREE };
+	const struct sp_bk_index_entry *e = sp_bk_index_find(idx, id);
+	uint64_t size = e != NULL ? e->loc.raw_len : 0; /* none: the load fails */
 	int ret = -1;
 
 	if (sp_bk_index_find(used, id) != NULL)
 		return 0;
 	if (depth > 1024)
 		return sp_fail(err, SP_ERR_RUNTIME, "trees nested deeper than 1024");
+	if (size > HELD_MAX - held)
+		return sp_fail(err, SP_ERR_RUNTIME,
+			       "the listings down to here take more than %llu MiB together (a damaged or forged repository)",
+			       (unsigned long long)(HELD_MAX >> 20));
 	if (sp_bk_tree_load(repo, idx, id, &tree, err) < 0)
 		return -1;
 	memcpy(loc.id, id, SP_BK_ID_LEN);
@@ -40,7 +58,7 @@ static int mark_tree(struct sp_bk_repo *repo, const struct sp_bk_index *idx, str
 		const struct sp_bk_node *node = &tree.nodes[i];
 
 		if (node->type == SP_BK_NODE_DIR) {
-			if (mark_tree(repo, idx, used, node->subtree, depth + 1, err) < 0)
+			if (mark_tree(repo, idx, used, node->subtree, depth + 1, held + size, err) < 0)
 				goto out;
 			continue;
 		}
@@ -59,6 +77,24 @@ static int mark_tree(struct sp_bk_repo *repo, const struct sp_bk_index *idx, str
 out:
 	sp_bk_tree_free(&tree);
 	return ret;
+}
+
+int sp_bk_mark_used(struct sp_bk_repo *repo, const struct sp_bk_index *idx, struct sp_bk_index *used,
+		    const uint8_t root[SP_BK_ID_LEN], struct sp_err *err)
+{
+	return mark_tree(repo, idx, used, root, 0, 0, err);
+}
+
+/* True when STORE has a record of repository ID (it backs up there). */
+static bool store_knows(const char *store, const char *id)
+{
+	cleanup_free char *path = NULL;
+
+	if (store == NULL || asprintf(&path, "%s/.backup/%s", store, id) < 0) {
+		path = NULL;
+		return false;
+	}
+	return access(path, F_OK) == 0;
 }
 
 struct repack {
@@ -93,9 +129,12 @@ static int repack_blob(struct repack *r, const struct sp_bk_index *idx, const st
 	return 0;
 }
 
-int sp_bk_prune(struct sp_bk_repo *repo, const struct sp_bk_keep_policy *policy, bool dry_run, FILE *out,
-		struct sp_err *err)
+int sp_bk_prune(struct sp_bk_repo *repo, const char *store, const struct sp_bk_keep_policy *policy, bool dry_run,
+		FILE *out, struct sp_err *err)
 {
+	struct sp_bk_catalog cat = { 0 };
+	char **ids = NULL;
+	char manifest[2 * SP_BK_ID_LEN + 1];
 	struct sp_bk_index *idx = NULL, *used = NULL;
 	struct sp_bk_index_load_report rep = { 0 };
 	struct repack r = { .repo = repo };
@@ -109,14 +148,51 @@ int sp_bk_prune(struct sp_bk_repo *repo, const struct sp_bk_keep_policy *policy,
 	size_t plen;
 	int ret = -1;
 
-	if (sp_bk_clean_leftovers(repo, out, err) < 0)
-		return -1;
+	/* A dry run changes nothing, not even leftovers.  Nor does a prune
+	 * of a repository whose snapshots were deleted or rolled back: the
+	 * cleaning takes the packs of a deleted snapshot (with its index
+	 * file) for leftovers, so it is refused first, while the snapshot
+	 * file put back still finds them. */
+	if (!dry_run) {
+		bool tampered;
+
+		if (sp_bk_catalog_load(repo, store, &snaps, &n, &cat, err) < 0)
+			return -1;
+		tampered = sp_bk_catalog_tampered(&cat);
+		if (tampered) {
+			char line[512];
+
+			sp_bk_catalog_describe(&cat, 0, line, sizeof line);
+			sp_fail(err, SP_ERR_RUNTIME, "%s; nothing removed (see `spectrum backup verify')", line);
+		}
+		sp_bk_snapshots_free(snaps, n);
+		sp_bk_catalog_free(&cat);
+		snaps = NULL;
+		n = 0;
+		if (tampered || sp_bk_clean_leftovers(repo, out, err) < 0)
+			return -1;
+	}
 	idx = sp_bk_index_new();
 	used = sp_bk_index_new();
-	if (sp_bk_index_load(repo, idx, &rep, err) < 0 || sp_bk_snapshots_load(repo, &snaps, &n, err) < 0)
+	if (sp_bk_index_load(repo, idx, &rep, err) < 0 || sp_bk_catalog_load(repo, store, &snaps, &n, &cat, err) < 0)
 		goto out;
-	if (rep.damaged_index != NULL || rep.unreadable_packs != NULL) {
+	if (rep.damaged_index != NULL || rep.unreadable_packs != NULL || cat.damaged != NULL) {
 		sp_fail(err, SP_ERR_RUNTIME, "the repository is damaged: see `spectrum backup verify'; nothing removed");
+		goto out;
+	}
+	/* Packs in no index (a missing index file): `repair' first, so
+	 * that what they hold is counted. */
+	if (rep.recovered_packs != NULL) {
+		sp_fail(err, SP_ERR_RUNTIME,
+			"%zu pack%s in no index file: run `spectrum backup repair' first; nothing removed",
+			sp_strv_len(rep.recovered_packs), sp_strv_len(rep.recovered_packs) == 1 ? " is" : "s are");
+		goto out;
+	}
+	if (sp_bk_catalog_tampered(&cat)) {
+		char line[512];
+
+		sp_bk_catalog_describe(&cat, 0, line, sizeof line);
+		sp_fail(err, SP_ERR_RUNTIME, "%s; nothing removed (see `spectrum backup verify')", line);
 		goto out;
 	}
 	keep = calloc(n + 1, sizeof *keep);
@@ -127,7 +203,7 @@ int sp_bk_prune(struct sp_bk_repo *repo, const struct sp_bk_keep_policy *policy,
 	sp_bk_keep_select(snaps, n, policy, keep);
 	for (size_t i = 0; i < n; i++) {
 		if (keep[i]) {
-			if (mark_tree(repo, idx, used, snaps[i].tree, 0, err) < 0) {
+			if (mark_tree(repo, idx, used, snaps[i].tree, 0, 0, err) < 0) {
 				sp_err_wrap(err, "snapshot %.8s is damaged (see `spectrum backup verify'); nothing removed",
 					    snaps[i].id);
 				goto out;
@@ -192,7 +268,23 @@ int sp_bk_prune(struct sp_bk_repo *repo, const struct sp_bk_keep_policy *policy,
 	    sp_bk_repo_put(repo, SP_BK_KIND_INDEX, plain, plen, name, err) < 0)
 		goto out;
 
-	/* 4 and 5. */
+	/* 4: the manifest first, so that a forgotten snapshot's file is
+	 * never again taken for one (if it outlives a killed prune, or is
+	 * put back), then the files.  5. */
+	for (size_t i = 0; cat.ids != NULL && cat.ids[i] != NULL; i++) {
+		bool forgotten_id = false;
+
+		for (size_t k = 0; k < n && !forgotten_id; k++)
+			forgotten_id = !keep[k] && strcmp(snaps[k].id, cat.ids[i]) == 0;
+		if (!forgotten_id && sp_strv_push(&ids, cat.ids[i]) != 0) {
+			sp_fail_errno(err, ENOMEM, "prune");
+			goto out;
+		}
+	}
+	if (sp_bk_manifest_write(repo, &cat, ids, manifest, err) < 0)
+		goto out;
+	if (store_knows(store, repo->id) && sp_bk_store_record(repo, store, cat.counter + 1, manifest, err) < 0)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
 		if (!keep[i] && sp_bk_repo_remove(repo, SP_BK_KIND_SNAPSHOT, snaps[i].id, err) < 0)
 			goto out;
@@ -223,6 +315,8 @@ out:
 	sp_bk_index_free(r.out);
 	sp_bk_index_load_report_free(&rep);
 	sp_bk_snapshots_free(snaps, n);
+	sp_bk_catalog_free(&cat);
+	sp_strv_free(ids);
 	sp_bk_index_free(idx);
 	sp_bk_index_free(used);
 	free(keep);

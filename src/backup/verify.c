@@ -21,6 +21,11 @@
 #include "util/cleanup.h"
 #include "util/strv.h"
 
+/* A pack is closed past SP_BK_PACK_TARGET: at most that, one blob of
+ * the largest stored size and a trailer.  Read whole, a larger file
+ * would be an allocation an attacker chose. */
+#define PACK_READ_MAX ((uint64_t)SP_BK_PACK_TARGET + SP_BK_STORED_MAX + (64u << 20))
+
 struct verify {
 	struct sp_bk_repo *repo;
 	struct sp_bk_index *idx;
@@ -76,20 +81,29 @@ static const char *pack_of(struct verify *v, const uint8_t *id, char *buf)
 	return buf;
 }
 
-/* Walks tree ID at PATH; returns true when all of it is sound. */
-static bool walk(struct verify *v, const uint8_t id[SP_BK_ID_LEN], char *path, size_t pathlen, unsigned depth)
+/* The listings held in memory along one path, bounded as restore
+ * bounds them (a forged chain of 64 MiB trees would take 64 GiB). */
+#define HELD_MAX (UINT64_C(256) << 20)
+
+/* Walks tree ID at PATH; returns true when all of it is sound.  HELD:
+ * bytes of the listings above it. */
+static bool walk(struct verify *v, const uint8_t id[SP_BK_ID_LEN], char *path, size_t pathlen, unsigned depth,
+		 uint64_t held)
 {
 	struct sp_bk_tree tree = { 0 };
 	struct sp_err err;
 	bool sound = true;
 	char pk[2 * SP_BK_ID_LEN + 1];
+	const struct sp_bk_index_entry *te = sp_bk_index_find(v->idx, id);
+	uint64_t size = te != NULL ? te->loc.raw_len : 0; /* none: the load fails */
+	bool too_big = size > HELD_MAX - held;
 
 	if (sp_bk_index_find(v->clean, id) != NULL)
 		return true;
 	if (sp_bk_index_find(v->seen, id) != NULL)
 		return false; /* unsound, and reported where it was first met */
 	mark(v->seen, id);
-	if (depth > 1024 || sp_bk_index_find(v->bad, id) != NULL ||
+	if (depth > 1024 || too_big || sp_bk_index_find(v->bad, id) != NULL ||
 	    sp_bk_tree_load(v->repo, v->idx, id, &tree, &err) < 0) {
 		char what[1200];
 
@@ -98,7 +112,9 @@ static bool walk(struct verify *v, const uint8_t id[SP_BK_ID_LEN], char *path, s
 				 pack_of(v, id, pk));
 		else
 			snprintf(what, sizeof what, "directory listing %s: everything in it is lost",
-				 depth > 1024 ? "too deep" : err.msg);
+				 depth > 1024 ? "too deep"
+				 : too_big    ? "beyond the 256 MiB that the listings along one path may take"
+					      : err.msg);
 		report(v, path, what);
 		mark(v->bad, id);
 		return false;
@@ -111,7 +127,7 @@ static bool walk(struct verify *v, const uint8_t id[SP_BK_ID_LEN], char *path, s
 		if (sub >= 4096)
 			sub = 4095;
 		if (node->type == SP_BK_NODE_DIR) {
-			sound &= walk(v, node->subtree, path, sub, depth + 1);
+			sound &= walk(v, node->subtree, path, sub, depth + 1, held + size);
 		} else if (node->type == SP_BK_NODE_FILE) {
 			size_t bad = 0, first = 0;
 
@@ -156,11 +172,22 @@ static int read_pack(struct verify *v, uint32_t pack, unsigned *problems, struct
 
 	sp_bk_hex(sp_bk_index_pack_name(v->idx, pack), SP_BK_ID_LEN, name);
 	snprintf(path, sizeof path, "packs/%.2s/%s", name, name);
-	fd = openat(v->repo->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO put there must not block the open. */
+	fd = openat(v->repo->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (errno != ENOENT)
 			return sp_fail_errno(err, errno, "%s/%s", v->repo->path, path);
 		st.st_size = 0;
+	} else if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > PACK_READ_MAX) {
+		if (!S_ISREG(st.st_mode))
+			fprintf(v->out, "pack %s: not a regular file: not read\n", name);
+		else
+			fprintf(v->out, "pack %s: %lld bytes, larger than any pack spectrum writes: not read\n", name,
+				(long long)st.st_size);
+		++*problems;
+		for (size_t k = v->pack_start[pack]; k < v->pack_start[pack + 1]; k++)
+			mark(v->bad, sp_bk_index_at(v->idx, v->by_pack[k])->loc.id);
+		return 0;
 	} else {
 		buf = malloc((size_t)st.st_size + 1);
 		if (buf == NULL)
@@ -260,19 +287,21 @@ static int check_pack_sizes(struct verify *v, unsigned *problems)
 	return 0;
 }
 
-int sp_bk_verify(struct sp_bk_repo *repo, bool read_data, bool quiet, FILE *out, bool *damaged, struct sp_err *err)
+int sp_bk_verify(struct sp_bk_repo *repo, const char *store, bool read_data, bool quiet, FILE *out, bool *damaged,
+		 struct sp_err *err)
 {
 	struct verify v = { .repo = repo, .out = out };
 	struct sp_bk_index_load_report rep = { 0 };
+	struct sp_bk_catalog cat = { 0 };
 	struct sp_bk_snapshot *snaps = NULL;
-	char **names = NULL;
-	size_t n_snaps = 0;
+	size_t n_snaps = 0, n_files;
 	unsigned problems = 0, damaged_snaps = 0;
+	char line[512];
 	int ret = -1;
 
+	/* A check changes nothing: what a killed backup left is removed by
+	 * the next create or prune, only once proven unused. */
 	*damaged = false;
-	if (repo->exclusive && sp_bk_clean_leftovers(repo, out, err) < 0)
-		return -1;
 	v.idx = sp_bk_index_new();
 	v.bad = sp_bk_index_new();
 	v.clean = sp_bk_index_new();
@@ -288,6 +317,14 @@ int sp_bk_verify(struct sp_bk_repo *repo, bool read_data, bool quiet, FILE *out,
 		fprintf(out, "pack %s: in no index, and its trailer is damaged\n", rep.unreadable_packs[i]);
 		problems++;
 	}
+	/* Not damage by itself (a killed backup leaves such packs), but
+	 * said: with index files missing, it is how their packs are found. */
+	if (rep.recovered_packs != NULL)
+		fprintf(out, "%zu pack%s in no index file, read from %s trailer%s (`spectrum backup repair' lists them "
+			     "again)\n",
+			sp_strv_len(rep.recovered_packs), sp_strv_len(rep.recovered_packs) == 1 ? "" : "s",
+			sp_strv_len(rep.recovered_packs) == 1 ? "its" : "their",
+			sp_strv_len(rep.recovered_packs) == 1 ? "" : "s");
 	if (group_by_pack(&v) < 0 || check_pack_sizes(&v, &problems) < 0) {
 		sp_fail_errno(err, ENOMEM, "verify");
 		goto out;
@@ -299,28 +336,16 @@ int sp_bk_verify(struct sp_bk_repo *repo, bool read_data, bool quiet, FILE *out,
 		}
 	}
 
-	/* Snapshots one by one: a damaged one does not hide the others. */
-	if (sp_bk_repo_list(repo, SP_BK_KIND_SNAPSHOT, &names, err) < 0)
+	/* Snapshots one by one: a damaged one does not hide the others;
+	 * deleted, put back or rolled back ones are damage too. */
+	if (sp_bk_catalog_load(repo, store, &snaps, &n_snaps, &cat, err) < 0)
 		goto out;
-	snaps = calloc(sp_strv_len(names) + 1, sizeof *snaps);
-	if (snaps == NULL) {
-		sp_fail_errno(err, ENOMEM, "verify");
-		goto out;
+	for (size_t i = 0; sp_bk_catalog_describe(&cat, i, line, sizeof line) == 0; i++) {
+		fprintf(out, "%s\n", line);
+		problems++;
 	}
-	for (size_t i = 0; names[i] != NULL; i++) {
-		cleanup_free uint8_t *json = NULL;
-		struct sp_err e;
-		size_t len;
-
-		if (sp_bk_repo_get(repo, SP_BK_KIND_SNAPSHOT, names[i], &json, &len, NULL, &e) < 0 ||
-		    sp_bk_snapshot_decode(names[i], (const char *)json, len, &snaps[n_snaps], &e) < 0) {
-			fprintf(out, "snapshot %.8s: its file is damaged: %s\n", names[i], e.msg);
-			problems++;
-			damaged_snaps++;
-			continue;
-		}
-		n_snaps++;
-	}
+	damaged_snaps += (unsigned)(sp_strv_len(cat.damaged) + sp_strv_len(cat.missing) + sp_strv_len(cat.unlisted));
+	n_files = n_snaps + sp_strv_len(cat.damaged) + sp_strv_len(cat.missing) + sp_strv_len(cat.unlisted);
 	sp_bk_snapshots_sort(snaps, n_snaps);
 	for (size_t i = 0; i < n_snaps; i++) {
 		char path[4096] = "";
@@ -329,7 +354,7 @@ int sp_bk_verify(struct sp_bk_repo *repo, bool read_data, bool quiet, FILE *out,
 		v.snap_damaged = false;
 		sp_bk_index_free(v.seen);
 		v.seen = sp_bk_index_new();
-		walk(&v, snaps[i].tree, path, 0, 0);
+		walk(&v, snaps[i].tree, path, 0, 0, 0);
 		if (v.snap_damaged)
 			damaged_snaps++;
 	}
@@ -337,7 +362,7 @@ int sp_bk_verify(struct sp_bk_repo *repo, bool read_data, bool quiet, FILE *out,
 	if (problems > 0 || damaged_snaps > 0) {
 		*damaged = true;
 		fprintf(out, "damage: %u of %zu snapshots, %u files or directories in them; %u damaged repository file%s\n",
-			damaged_snaps, sp_strv_len(names), v.damaged_files, problems, problems == 1 ? "" : "s");
+			damaged_snaps, n_files, v.damaged_files, problems, problems == 1 ? "" : "s");
 	} else {
 		fprintf(out, "no damage: %zu snapshot%s, %zu packs, %zu blobs%s\n", n_snaps, n_snaps == 1 ? "" : "s",
 			sp_bk_index_pack_count(v.idx), sp_bk_index_count(v.idx),
@@ -348,7 +373,7 @@ out:
 	sp_bk_progress_done(&v.progress);
 	sp_bk_index_load_report_free(&rep);
 	sp_bk_snapshots_free(snaps, n_snaps);
-	sp_strv_free(names);
+	sp_bk_catalog_free(&cat);
 	sp_bk_index_free(v.idx);
 	sp_bk_index_free(v.bad);
 	sp_bk_index_free(v.clean);

@@ -5,7 +5,10 @@
  * The first byte picks the reader: a tree (and a tree that decodes must
  * encode to the very same bytes), an index file, a pack's trailer and a
  * blob (each with an unencrypted and an encrypted key set), a snapshot
- * (one that decodes must encode and decode again). */
+ * (one that decodes must encode and decode again), a repository's config
+ * (one that decodes has fields of the exact lengths and an Argon2id cost
+ * within the floor and the ceiling; its MAC is computed under a fixed
+ * key set: the Argon2id derivation itself is too slow to fuzz). */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +17,7 @@
 
 #include "backup/index.h"
 #include "backup/pack.h"
+#include "backup/repo.h"
 #include "backup/snapshot.h"
 #include "backup/tree.h"
 
@@ -120,11 +124,35 @@ static void snapshot(const uint8_t *data, size_t size)
 	sp_bk_snapshot_free(&s);
 }
 
+static void config(const uint8_t *data, size_t size)
+{
+	struct sp_bk_config cfg;
+	struct sp_err err;
+	uint8_t raw[SP_BK_KEYS_LEN];
+	char mac[2 * SP_BK_ID_LEN + 1];
+
+	if (sp_bk_config_decode("fuzz", data, size, &cfg, &err) < 0)
+		return;
+	if (strlen(cfg.id) != SP_BK_REPO_ID_HEX || (cfg.format != 1 && cfg.format != 2))
+		abort();
+	if (!cfg.encrypted) {
+		if (strlen(cfg.keys) != 2 * SP_BK_KEYS_LEN || sp_bk_unhex(cfg.keys, raw, sizeof raw) < 0)
+			abort();
+		return;
+	}
+	if (cfg.ops < SP_BK_KDF_MIN_OPS || cfg.mem < SP_BK_KDF_MIN_MEM || cfg.ops > 16 || cfg.mem > (1LL << 30) ||
+	    strlen(cfg.salt) != 32 || strlen(cfg.keys) != 2 * (SP_BK_KEYS_LEN + SP_BK_SEAL_OVERHEAD) ||
+	    (cfg.format == 2 && strlen(cfg.mac) != 64))
+		abort(); /* the decoder let a field through unchecked */
+	memset(raw, 0x3c, sizeof raw);
+	sp_bk_config_mac(raw, &cfg, mac);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	switch (data[0] % 7) {
+	switch (data[0] % 8) {
 	case 0: tree(data + 1, size - 1); break;
 	case 1: index_file(data + 1, size - 1); break;
 	case 2: pack(data + 1, size - 1, false); break;
@@ -132,6 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 4: blob(data + 1, size - 1, false); break;
 	case 5: blob(data + 1, size - 1, true); break;
 	case 6: snapshot(data + 1, size - 1); break;
+	case 7: config(data + 1, size - 1); break;
 	}
 	return 0;
 }
