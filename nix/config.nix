@@ -43,7 +43,7 @@ let
     "restart" "autostart" "stop_timeout" "vm" "provides" "uplink"
   ];
   grantKeys = [ "path" "at" "mode" ];
-  resourceKeys = [ "memory" "cpus" "pids" ];
+  resourceKeys = [ "memory" "cpus" "pids" "files" "tmp" "shm" ];
 
   # Deep merge of settings B over A: see the header.
   merge = top: a: b:
@@ -132,11 +132,16 @@ let
     if !isAttrs v then "resources must be an attribute set"
     else firstError ([
       (let u = filter (k: !(elem k resourceKeys)) (attrNames v);
-       in if u != [ ] then "resources.${head u} is not a resource (memory, cpus, pids)" else null)
+       in if u != [ ] then "resources.${head u} is not a resource (memory, cpus, pids, files, tmp, shm)" else null)
       (if v ? memory && !(isString v.memory || isInt v.memory) then
         "resources.memory must be a size such as \"256M\" or a number of bytes" else null)
       (if v ? cpus && !(isInt v.cpus || isFloat v.cpus) then "resources.cpus must be a number" else null)
       (if v ? pids && !isInt v.pids then "resources.pids must be an integer" else null)
+      (if v ? files && !isInt v.files then "resources.files must be an integer" else null)
+      (if v ? tmp && !(isString v.tmp || isInt v.tmp) then
+        "resources.tmp must be a size such as \"64M\" or a number of bytes" else null)
+      (if v ? shm && !(isString v.shm || isInt v.shm) then
+        "resources.shm must be a size such as \"64M\" or a number of bytes" else null)
     ]);
 
   checkEnv = v:

@@ -61,7 +61,7 @@ static const char *source_text(const struct sp_plan *plan, const struct sp_mount
 	return "";
 }
 
-static void print_limit(const char *what, unsigned long long v, bool size)
+static void print_limit(const char *what, unsigned long long v, bool size, bool dflt, const char *how)
 {
 	char buf[32];
 
@@ -73,24 +73,73 @@ static void print_limit(const char *what, unsigned long long v, bool size)
 		sp_format_size(v, buf, sizeof buf);
 	else
 		snprintf(buf, sizeof buf, "%llu", v);
-	printf("  %-8s %s\n", what, buf);
+	printf("  %-8s %s%s%s%s\n", what, buf, dflt ? " (default: " : "", dflt ? how : "", dflt ? ")" : "");
 }
 
 static void print_env_limits(const struct sp_plan *plan, const struct sp_config *cfg, const struct sp_instance *inst)
 {
+	const struct sp_limits *l = &plan->limits;
+	bool vm = plan->isolation == SP_ISOLATION_VM;
+	char mem[32], pids[32];
+
 	printf("\nenvironment (nothing else of the host's)\n");
 	for (size_t i = 0; plan->envp[i]; i++)
 		printf("  %s\n", plan->envp[i]);
 	sp_cli_net_print(cfg, inst);
-	printf("\nlimits\n");
-	print_limit("memory", plan->limits.memory_bytes, true);
-	if (plan->limits.cpu_quota_us)
+	printf("\nlimits (resources.* in the configuration overrides each)\n");
+	print_limit("memory", l->memory_bytes, true, l->defaulted & SP_LIMIT_DEFAULT_MEMORY,
+		    vm ? "vm.memory + 1G for QEMU" : "RAM/4, at most 4G");
+	if (l->cpu_quota_us)
 		printf("  %-8s %.2f CPUs (%llu us per %llu us)\n", "cpu",
-		       (double)plan->limits.cpu_quota_us / (double)plan->limits.cpu_period_us,
-		       (unsigned long long)plan->limits.cpu_quota_us, (unsigned long long)plan->limits.cpu_period_us);
+		       (double)l->cpu_quota_us / (double)l->cpu_period_us,
+		       (unsigned long long)l->cpu_quota_us, (unsigned long long)l->cpu_period_us);
 	else
 		printf("  %-8s unlimited\n", "cpu");
-	print_limit("pids", plan->limits.pids, false);
+	print_limit("pids", l->pids, false, l->defaulted & SP_LIMIT_DEFAULT_PIDS,
+		    "1024, at most pid_max/16 and file-max/(4 x files)");
+	if (vm) {
+		printf("  %-8s /tmp and /dev/shm live in the guest's RAM (vm.memory)\n", "guest");
+	} else {
+		print_limit("files", l->files, false, l->defaulted & SP_LIMIT_DEFAULT_FILES,
+			    "open files per process, soft and hard");
+		print_limit("/tmp", l->tmp_bytes, true, l->defaulted & SP_LIMIT_DEFAULT_TMP, "memory/4");
+		print_limit("/dev/shm", l->shm_bytes, true, l->defaulted & SP_LIMIT_DEFAULT_SHM, "memory/4");
+	}
+	sp_format_size(l->all_memory_bytes, mem, sizeof mem);
+	snprintf(pids, sizeof pids, "%llu", (unsigned long long)l->all_pids);
+	printf("  %-8s every instance together: memory %s (RAM less max(RAM/8, 1G)), pids %s (pid_max/2)\n", "host",
+	       l->all_memory_bytes ? mem : "unlimited", l->all_pids ? pids : "unlimited");
+}
+
+static json_t *limits_json(const struct sp_plan *plan)
+{
+	const struct sp_limits *l = &plan->limits;
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = { { SP_LIMIT_DEFAULT_MEMORY, "memory" }, { SP_LIMIT_DEFAULT_PIDS, "pids" },
+		      { SP_LIMIT_DEFAULT_FILES, "files" },   { SP_LIMIT_DEFAULT_TMP, "tmp" },
+		      { SP_LIMIT_DEFAULT_SHM, "shm" } };
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I}", "memory_bytes", (json_int_t)l->memory_bytes, "cpu_quota_us",
+			      (json_int_t)l->cpu_quota_us, "cpu_period_us", (json_int_t)l->cpu_period_us, "pids",
+			      (json_int_t)l->pids);
+	json_t *d = json_array();
+
+	/* A VM's guest has its own /tmp and its own open files. */
+	if (plan->isolation != SP_ISOLATION_VM) {
+		json_object_set_new(o, "files", json_integer((json_int_t)l->files));
+		json_object_set_new(o, "tmp_bytes", json_integer((json_int_t)l->tmp_bytes));
+		json_object_set_new(o, "shm_bytes", json_integer((json_int_t)l->shm_bytes));
+	}
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if ((l->defaulted & names[i].bit) &&
+		    (plan->isolation != SP_ISOLATION_VM || names[i].bit & (SP_LIMIT_DEFAULT_MEMORY | SP_LIMIT_DEFAULT_PIDS)))
+			json_array_append_new(d, json_string(names[i].name));
+	json_object_set_new(o, "defaults", d);
+	json_object_set_new(o, "all_instances",
+			    json_pack("{s:I, s:I}", "memory_bytes", (json_int_t)l->all_memory_bytes, "pids",
+				      (json_int_t)l->all_pids));
+	return o;
 }
 
 static void print_vm(const struct sp_plan *plan)
@@ -231,10 +280,7 @@ static json_t *plan_json(const struct sp_plan *plan, const struct sp_store *stor
 	}
 	json_object_set_new(o, "mounts", a);
 	json_object_set_new(o, "network", sp_cli_net_json(cfg, inst));
-	json_object_set_new(o, "limits",
-			    json_pack("{s:I, s:I, s:I, s:I}", "memory_bytes", (json_int_t)plan->limits.memory_bytes,
-				      "cpu_quota_us", (json_int_t)plan->limits.cpu_quota_us, "cpu_period_us",
-				      (json_int_t)plan->limits.cpu_period_us, "pids", (json_int_t)plan->limits.pids));
+	json_object_set_new(o, "limits", limits_json(plan));
 	a = json_array();
 	for (size_t i = 0; i < nrules; i++)
 		json_array_append_new(a, json_pack("{s:s, s:s}", "what", rules[i].what, "why", rules[i].why));

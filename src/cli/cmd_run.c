@@ -8,8 +8,10 @@
 
 #include "cli/cli.h"
 #include "plan/plan.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/engine.h"
 #include "store/store.h"
+#include "util/shown.h"
 
 int sp_cmd_run(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err)
 {
@@ -63,6 +65,15 @@ int sp_cmd_run(const struct sp_cli *cli, int argc, char **argv, struct sp_err *e
 		sp_err_wrap(err, "%s", name);
 		goto out_store;
 	}
+	/* A second engine would wait on the first one's lock and then
+	 * blame a cleanup: say what is going on, at once. */
+	if (sp_cgroup_name_running(plan.id)) {
+		sp_fail(err, SP_ERR_RUNTIME,
+			"%s: already running (started by spectrum start or another spectrum run); "
+			"spectrum exec %s -- CMD runs a command inside it",
+			name, name);
+		goto out_plan;
+	}
 	/* Flush before the engine forks, or buffered output is doubled. */
 	fflush(NULL);
 	engine = plan.isolation == SP_ISOLATION_VM ? &sp_vm_engine : &sp_container_engine;
@@ -70,8 +81,11 @@ int sp_cmd_run(const struct sp_cli *cli, int argc, char **argv, struct sp_err *e
 		sp_err_wrap(err, "%s", name);
 		goto out_plan;
 	}
-	if (!res.started && res.message[0])
-		fprintf(stderr, "spectrum: %s: %s\n", name, res.message);
+	if (!res.started && res.message[0]) {
+		/* For a VM, the guest's words: escaped, on one line. */
+		char shown[sizeof res.message * 4];
+		fprintf(stderr, "spectrum: %s: %s\n", name, sp_shown(shown, sizeof shown, res.message));
+	}
 	if (WIFEXITED(res.status)) {
 		status = WEXITSTATUS(res.status);
 	} else if (WIFSIGNALED(res.status)) {

@@ -91,10 +91,11 @@ static int limit(char ***v, const char *what, uint64_t a, uint64_t b, bool size)
 		snprintf(x, sizeof x, "%llu", (unsigned long long)a);
 		snprintf(y, sizeof y, "%llu", (unsigned long long)b);
 	}
+	/* Not declared means the default (src/plan/limits.c), never none. */
 	if (!a)
-		return say(v, "%s limit set to %s", what, y);
+		return say(v, "%s limit set to %s (was the default)", what, y);
 	if (!b)
-		return say(v, "%s limit removed (was %s)", what, x);
+		return say(v, "%s limit back to the default (was %s)", what, x);
 	return say(v, "%s limit %s from %s to %s", what, b > a ? "raised" : "lowered", x, y);
 }
 
@@ -233,6 +234,9 @@ static int compare(const struct sp_instance *a, const struct sp_instance *b, str
 	free(nb);
 	r |= limit(&v, "memory", a->resources.memory, b->resources.memory, true);
 	r |= limit(&v, "pids", a->resources.pids, b->resources.pids, false);
+	r |= limit(&v, "open files", a->resources.files, b->resources.files, false);
+	r |= limit(&v, "/tmp size", a->resources.tmp, b->resources.tmp, true);
+	r |= limit(&v, "/dev/shm size", a->resources.shm, b->resources.shm, true);
 	if (a->resources.cpus != b->resources.cpus) {
 		if (!a->resources.cpus)
 			r |= say(&v, "cpu limit set to %g CPUs", b->resources.cpus);

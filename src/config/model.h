@@ -39,11 +39,20 @@ struct sp_env_var {
 	char *value;
 };
 
+/* What the configuration says; 0 means "not declared", and the plan then
+ * puts the default in (src/plan/limits.c: every instance has limits). */
 struct sp_resources {
-	uint64_t memory; /* bytes; 0 = no limit */
+	uint64_t memory; /* bytes */
 	double cpus;     /* CPUs' worth of time; 0 = no limit */
-	uint64_t pids;   /* 0 = no limit */
+	uint64_t pids;
+	uint64_t files;  /* RLIMIT_NOFILE, soft and hard */
+	uint64_t tmp;    /* size of the /tmp tmpfs, bytes */
+	uint64_t shm;    /* size of the /dev/shm tmpfs, bytes */
 };
+
+/* The bounds of "files": the kernel's fs.nr_open default at most. */
+#define SP_FILES_MIN 64
+#define SP_FILES_MAX 1048576
 
 /* A VM instance's machine (DESIGN.md, "VM instances"). */
 struct sp_vm {

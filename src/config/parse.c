@@ -383,9 +383,21 @@ static int resource(struct ctx *c, const char *key, json_t *v, struct sp_resourc
 	} else if (strcmp(key, "pids") == 0) {
 		json_int_t i = json_integer_value(v);
 
-		if (!json_is_integer(v) || i < 1 || i > PIDS_MAX)
-			return cfg_fail(c, "expected a whole number from 1 to 4194304");
+		if (!json_is_integer(v) || i < 2 || i > PIDS_MAX)
+			return cfg_fail(c, "expected a whole number from 2 (its PID 1 and the command) to 4194304");
 		res->pids = (uint64_t)i;
+	} else if (strcmp(key, "files") == 0) {
+		json_int_t i = json_integer_value(v);
+
+		if (!json_is_integer(v) || i < SP_FILES_MIN || i > SP_FILES_MAX)
+			return cfg_fail(c, "expected a whole number of open files from 64 to 1048576");
+		res->files = (uint64_t)i;
+	} else if (strcmp(key, "tmp") == 0 || strcmp(key, "shm") == 0) {
+		uint64_t *size = strcmp(key, "tmp") == 0 ? &res->tmp : &res->shm;
+
+		s = sp_json_text(v);
+		if (!s || sp_parse_size(s, size) < 0 || *size < MEMORY_MIN)
+			return cfg_fail(c, "expected a size such as \"64M\" (at least 1M)");
 	} else {
 		return cfg_fail(c, "unknown key");
 	}
@@ -398,13 +410,24 @@ static int parse_resources(struct ctx *c, json_t *v, struct sp_instance *inst)
 	json_t *val;
 
 	if (!json_is_object(v))
-		return cfg_fail(c, "expected an object with \"memory\", \"cpus\" or \"pids\"");
+		return cfg_fail(c, "expected an object with \"memory\", \"cpus\", \"pids\", \"files\", "
+				"\"tmp\" or \"shm\"");
 	json_object_foreach(v, key, val) {
 		size_t old = cfg_push_key(c, key);
 
 		if (resource(c, key, val, &inst->resources) < 0)
 			return -1;
 		cfg_pop(c, old);
+	}
+	/* A tmpfs is charged to the memory of whoever writes it: one larger
+	 * than the memory limit would end in the OOM killer, not ENOSPC. */
+	for (int i = 0; i < 2; i++) {
+		uint64_t size = i == 0 ? inst->resources.tmp : inst->resources.shm;
+
+		if (inst->resources.memory && size > inst->resources.memory) {
+			cfg_push_key(c, i == 0 ? "tmp" : "shm");
+			return cfg_fail(c, "expected at most resources.memory");
+		}
 	}
 	return 0;
 }

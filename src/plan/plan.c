@@ -13,8 +13,6 @@
 #include "util/fnv.h"
 #include "util/strv.h"
 
-#define CPU_PERIOD_US 100000
-
 int sp_plan_add(struct sp_plan *plan, enum sp_mount_kind kind, enum sp_mount_origin origin,
 		const char *source, const char *target, bool readonly)
 {
@@ -197,6 +195,7 @@ int sp_plan_build(const struct sp_instance *inst, const struct sp_store *store,
 {
 	cleanup_free char *path = NULL;
 	char *const *argv = command && command[0] ? command : inst->command;
+	struct sp_host_facts facts;
 
 	memset(plan, 0, sizeof *plan);
 	plan->name = strdup(inst->name);
@@ -240,15 +239,8 @@ int sp_plan_build(const struct sp_instance *inst, const struct sp_store *store,
 	if (build_env(inst, path, term, plan) < 0)
 		goto nomem;
 
-	plan->limits.memory_bytes = inst->resources.memory;
-	/* Without a declared limit an instance still cannot fork-bomb the
-	 * host: a default that no ordinary application reaches. */
-	plan->limits.pids = inst->resources.pids ? inst->resources.pids : SP_DEFAULT_PIDS;
-	if (inst->resources.cpus > 0) {
-		double quota = inst->resources.cpus * CPU_PERIOD_US;
-		plan->limits.cpu_period_us = CPU_PERIOD_US;
-		plan->limits.cpu_quota_us = quota < 1000 ? 1000 : (uint64_t)quota;
-	}
+	sp_host_facts_read(&facts);
+	sp_plan_limits(inst, &facts, &plan->limits);
 	return 0;
 nomem:
 	sp_fail_errno(err, ENOMEM, "plan of %s", inst->name);

@@ -18,8 +18,14 @@
 #define SP_INNER_GID 1000
 #define SP_INNER_HOME "/home/user"
 
-/* The pids limit of an instance that declares none. */
-#define SP_DEFAULT_PIDS 4096
+/* What the default limits are computed from (src/plan/limits.c). */
+#define SP_CPU_PERIOD_US 100000
+
+struct sp_host_facts {
+	uint64_t ram_bytes; /* MemTotal */
+	uint64_t pid_max;   /* kernel.pid_max */
+	uint64_t file_max;  /* fs.file-max */
+};
 
 enum sp_mount_kind {
 	SP_MNT_BIND,    /* host path SOURCE at TARGET */
@@ -52,11 +58,30 @@ struct sp_mount {
 	bool optional; /* SP_MNT_BIND/DEV/MASK: skip when the host lacks it */
 };
 
+/* Which limits of struct sp_limits are defaults, not declared. */
+enum {
+	SP_LIMIT_DEFAULT_MEMORY = 1u << 0,
+	SP_LIMIT_DEFAULT_PIDS = 1u << 1,
+	SP_LIMIT_DEFAULT_FILES = 1u << 2,
+	SP_LIMIT_DEFAULT_TMP = 1u << 3,
+	SP_LIMIT_DEFAULT_SHM = 1u << 4,
+};
+
+/* Every instance has them all but cpu (DESIGN.md, "Default limits"). */
 struct sp_limits {
-	uint64_t memory_bytes;    /* 0 = none */
+	uint64_t memory_bytes;    /* memory.max (RAM and, at 0 swap, all of it) */
 	uint64_t cpu_quota_us;    /* per cpu_period_us; 0 = none */
 	uint64_t cpu_period_us;
-	uint64_t pids;            /* 0 = none */
+	uint64_t pids;            /* pids.max */
+	uint64_t files;           /* RLIMIT_NOFILE, soft and hard */
+	uint64_t tmp_bytes;       /* size= of the /tmp tmpfs */
+	uint64_t shm_bytes;       /* size= of the /dev/shm tmpfs */
+	/* Ceilings of the cgroup "spectrum" that holds every instance of
+	 * the host: whatever their own limits, all of them together leave
+	 * the host this much room.  0 = none (not written). */
+	uint64_t all_memory_bytes;
+	uint64_t all_pids;
+	unsigned defaulted;       /* SP_LIMIT_DEFAULT_* */
 };
 
 enum sp_net_role {
@@ -125,6 +150,14 @@ int sp_plan_build(const struct sp_instance *inst, const struct sp_store *store,
 		  struct sp_err *err);
 
 void sp_plan_free(struct sp_plan *plan);
+
+/* The host's RAM, pid_max and file-max, from /proc; what cannot be read
+ * is taken small (1 GiB, 32768, 65536), which only makes defaults lower. */
+void sp_host_facts_read(struct sp_host_facts *h);
+
+/* The limits of INST on a host with facts H: what it declares, and the
+ * defaults for the rest (limits.c says how each is chosen). */
+void sp_plan_limits(const struct sp_instance *inst, const struct sp_host_facts *h, struct sp_limits *out);
 
 /* NAME.HASH, where HASH comes from the store's path: what names the
  * instance's cgroups, host-wide.  malloc'ed. */

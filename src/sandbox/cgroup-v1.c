@@ -61,6 +61,18 @@ static int v1_set_limits(const struct sp_cg_dir *d, const struct sp_limits *lim,
 		if (sp_cg_write(d->path, "pids.max", v, err) < 0)
 			return -1;
 	}
+	/* The ceilings of every instance together, on "spectrum" (shared:
+	 * every engine writes the same values). */
+	if ((d->ctrls & SP_CG_MEMORY) && lim->all_memory_bytes) {
+		snprintf(v, sizeof v, "%" PRIu64, lim->all_memory_bytes);
+		if (sp_cg_write(d->parent, "memory.limit_in_bytes", v, err) < 0)
+			return -1;
+	}
+	if ((d->ctrls & SP_CG_PIDS) && lim->all_pids) {
+		snprintf(v, sizeof v, "%" PRIu64, lim->all_pids);
+		if (sp_cg_write(d->parent, "pids.max", v, err) < 0)
+			return -1;
+	}
 	if (d->ctrls & SP_CG_CPU) {
 		/* The period first: the quota is checked against it. */
 		snprintf(v, sizeof v, "%" PRIu64,

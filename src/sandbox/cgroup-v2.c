@@ -191,6 +191,18 @@ static int v2_set_limits(const struct sp_cg_dir *d, const struct sp_limits *lim,
 		if (sp_cg_write(d->path, "pids.max", v, err) < 0)
 			return -1;
 	}
+	/* The ceilings of every instance together, on "spectrum" (shared:
+	 * every engine writes the same values). */
+	if ((d->ctrls & SP_CG_MEMORY) && lim->all_memory_bytes) {
+		snprintf(v, sizeof v, "%" PRIu64, lim->all_memory_bytes);
+		if (sp_cg_write(d->parent, "memory.max", v, err) < 0)
+			return -1;
+	}
+	if ((d->ctrls & SP_CG_PIDS) && lim->all_pids) {
+		snprintf(v, sizeof v, "%" PRIu64, lim->all_pids);
+		if (sp_cg_write(d->parent, "pids.max", v, err) < 0)
+			return -1;
+	}
 	if (d->ctrls & SP_CG_CPU) {
 		snprintf(v, sizeof v, "%" PRIu64 " %" PRIu64, lim->cpu_quota_us,
 			 lim->cpu_period_us != 0 ? lim->cpu_period_us : 100000);

@@ -1,5 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
 #include <stdlib.h>
@@ -111,13 +113,26 @@ static int write_content(const char *path, const char *content, struct sp_err *e
 	return 0;
 }
 
-static int mount_tmpfs(const char *path, const char *target, struct sp_err *err)
+/* /tmp and /dev/shm get the sizes of the plan's limits (without size=
+ * a tmpfs may take half of the host's RAM), and as many inodes as pages,
+ * so that empty files cannot outgrow them either; the engine's own
+ * tmpfs (root, /dev) hold only mount points and links. */
+static int mount_tmpfs(const struct sp_plan *plan, const char *path, const char *target,
+		       struct sp_err *err)
 {
 	unsigned long flags = MS_NOSUID | MS_NODEV;
-	const char *opts = "mode=0755,size=4m";
+	char opts[96] = "mode=0755,size=4m";
+	uint64_t size = 0;
 
+	if (strcmp(target, "/tmp") == 0)
+		size = plan->limits.tmp_bytes;
+	else if (strcmp(target, "/dev/shm") == 0)
+		size = plan->limits.shm_bytes;
 	if (strcmp(target, "/tmp") == 0 || strcmp(target, "/dev/shm") == 0)
-		opts = "mode=1777";
+		snprintf(opts, sizeof opts, "mode=1777");
+	if (size)
+		snprintf(opts, sizeof opts, "mode=1777,size=%" PRIu64 ",nr_inodes=%" PRIu64, size,
+			 size / 4096 > 1024 ? size / 4096 : 1024);
 	if (strcmp(target, "/dev/shm") == 0 || strcmp(target, "/dev") == 0)
 		flags |= MS_NOEXEC;
 	if (make_point(path, true, err) < 0)
@@ -134,7 +149,8 @@ static int remount_ro(const char *path, unsigned long keep, struct sp_err *err)
 	return 0;
 }
 
-static int one(const struct sp_mount *m, const struct sp_prepared *p, struct sp_err *err)
+static int one(const struct sp_plan *plan, const struct sp_mount *m, const struct sp_prepared *p,
+	       struct sp_err *err)
 {
 	const char *path = rel(m->target);
 	struct stat st;
@@ -146,7 +162,7 @@ static int one(const struct sp_mount *m, const struct sp_prepared *p, struct sp_
 	case SP_MNT_DEV:
 		return move_into(p->fd, path, p->is_dir, err);
 	case SP_MNT_TMPFS:
-		return mount_tmpfs(path, m->target, err);
+		return mount_tmpfs(plan, path, m->target, err);
 	case SP_MNT_PROC:
 		if (make_point(path, true, err) < 0)
 			return -1;
@@ -211,7 +227,7 @@ int sp_mounts_setup(const struct sp_plan *plan, const struct sp_prepared *prep, 
 				return sp_fail_errno(err, errno, "enter the new root");
 			continue;
 		}
-		if (one(m, &prep[i], err) < 0)
+		if (one(plan, m, &prep[i], err) < 0)
 			return -1;
 	}
 	/* pivot_root(".", ".") stacks the old root under the new one; the

@@ -1130,6 +1130,109 @@ static int do_race_swap(const char *a, const char *b, int seconds)
 	return err ? 2 : 0;
 }
 
+/* ---- default limits (limits-default.sh) ---- */
+
+/* Writes DIR/fill in 1 MiB blocks until the filesystem refuses; the
+ * file stays, so the filesystem stays full. */
+static void exhaust_fill(const char *dir)
+{
+	static char block[1 << 20];
+	char path[256], what[300];
+	long mib = 0;
+	int e = 0, fd;
+
+	memset(block, 'x', sizeof block);
+	snprintf(path, sizeof path, "%s/fill", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		e = errno;
+	} else {
+		for (; mib < 65536; mib++) {
+			ssize_t n = write(fd, block, sizeof block);
+			if (n < 0) {
+				e = errno;
+				break;
+			}
+			if (n < (ssize_t)sizeof block) {
+				/* a short write: the next one says why */
+				if (write(fd, block, sizeof block) < 0)
+					e = errno;
+				break;
+			}
+		}
+		close(fd);
+	}
+	snprintf(what, sizeof what, "fill %s (wrote %ld MiB)", dir, mib);
+	if (e)
+		refused(what, e);
+	else
+		allowed(what);
+}
+
+/* Opens /dev/null until refused; returns how many, *ERR why. */
+static long exhaust_open(int *err)
+{
+	long n = 0;
+
+	*err = 0;
+	while (n < 4194304) {
+		if (open("/dev/null", O_RDONLY) < 0) {
+			*err = errno;
+			break;
+		}
+		n++;
+	}
+	return n;
+}
+
+/* Everything a hostile instance with default limits can take at once:
+ * /tmp and /dev/shm full, files open to the limit, processes forked to
+ * the limit (each with its own files open to the limit); then holds all
+ * of it for HOLD seconds so that the host can be tried meanwhile. */
+static int do_exhaust(int hold)
+{
+	int ready[2], e = 0, fork_err = 0;
+	long n, forked = 0, child_files = 0, got;
+	char what[128];
+
+	exhaust_fill("/tmp");
+	exhaust_fill("/dev/shm");
+	n = exhaust_open(&e);
+	snprintf(what, sizeof what, "open files (opened %ld)", n);
+	e ? refused(what, e) : allowed(what);
+	syscall(SYS_close_range, 3, ~0U, 0);
+	if (pipe(ready) < 0)
+		return 2;
+	for (;;) {
+		pid_t p = fork();
+		if (p < 0) {
+			fork_err = errno;
+			break;
+		}
+		if (p == 0) {
+			int ce;
+			long cn;
+			close(ready[0]);
+			alarm((unsigned)hold + 60);
+			cn = exhaust_open(&ce);
+			if (write(ready[1], &cn, sizeof cn) != sizeof cn)
+				_exit(1);
+			for (;;)
+				pause();
+		}
+		forked++;
+	}
+	close(ready[1]);
+	snprintf(what, sizeof what, "fork (forked %ld processes)", forked);
+	fork_err ? refused(what, fork_err) : allowed(what);
+	for (long i = 0; i < forked && read(ready[0], &got, sizeof got) == sizeof got; i++)
+		child_files += got;
+	printf("children hold %ld open files\n", child_files);
+	printf("holding for %d s\n", hold);
+	sleep((unsigned)hold);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -1329,6 +1432,17 @@ int main(int argc, char **argv)
 		signal(atoi(a), SIG_DFL);
 		raise(atoi(a));
 		return 3;
+	}
+	if (strcmp(c, "exhaust") == 0 && a != NULL)
+		return do_exhaust(atoi(a));
+	if (strcmp(c, "open-files") == 0 && a != NULL) {
+		/* At most A files: a host-side control. */
+		long want = atol(a), n = 0;
+		char what[64];
+		while (n < want && open("/dev/null", O_RDONLY) >= 0)
+			n++;
+		snprintf(what, sizeof what, "open %ld files", n);
+		return n < want ? refused(what, errno) : allowed(what);
 	}
 	return usage();
 }

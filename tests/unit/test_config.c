@@ -209,11 +209,25 @@ static const struct bad_case bad_cases[] = {
 	{ INST("'resources':{'cpus':-0.5}"), "instances.a.resources.cpus: expected a number of CPUs" },
 	{ INST("'resources':{'cpus':1024.5}"), "instances.a.resources.cpus: expected a number of CPUs" },
 	{ INST("'resources':{'cpus':'1'}"), "instances.a.resources.cpus: expected a number of CPUs" },
-	{ INST("'resources':{'pids':0}"), "instances.a.resources.pids: expected a whole number from 1 to 4194304" },
+	{ INST("'resources':{'pids':1}"), "instances.a.resources.pids: expected a whole number from 2 (its PID 1 and the command) to 4194304" },
 	{ INST("'resources':{'pids':4194305}"), "instances.a.resources.pids: expected a whole number" },
 	{ INST("'resources':{'pids':-1}"), "instances.a.resources.pids: expected a whole number" },
 	{ INST("'resources':{'pids':1.5}"), "instances.a.resources.pids: expected a whole number" },
 	{ INST("'resources':{'pids':'10'}"), "instances.a.resources.pids: expected a whole number" },
+	{ INST("'resources':{'files':63}"),
+	  FILE_NAME ": instances.a.resources.files: expected a whole number of open files from 64 to 1048576" },
+	{ INST("'resources':{'files':1048577}"), "instances.a.resources.files: expected a whole number of open files" },
+	{ INST("'resources':{'files':'1024'}"), "instances.a.resources.files: expected a whole number of open files" },
+	{ INST("'resources':{'files':1024.5}"), "instances.a.resources.files: expected a whole number of open files" },
+	{ INST("'resources':{'tmp':'1K'}"),
+	  FILE_NAME ": instances.a.resources.tmp: expected a size such as \"64M\" (at least 1M)" },
+	{ INST("'resources':{'tmp':64}"), "instances.a.resources.tmp: expected a size such as \"64M\"" },
+	{ INST("'resources':{'shm':'big'}"), "instances.a.resources.shm: expected a size such as \"64M\"" },
+	{ INST("'resources':{'shm':'0'}"), "instances.a.resources.shm: expected a size such as \"64M\" (at least 1M)" },
+	{ INST("'resources':{'memory':'64M','tmp':'65M'}"),
+	  FILE_NAME ": instances.a.resources.tmp: expected at most resources.memory" },
+	{ INST("'resources':{'shm':'1G','memory':'512M'}"),
+	  FILE_NAME ": instances.a.resources.shm: expected at most resources.memory" },
 	/* env */
 	{ INST("'env':[]"), "instances.a.env: expected an object" },
 	{ INST("'env':{'1A':'x'}"), "instances.a.env.1A: expected a variable name" },
@@ -430,6 +444,9 @@ static void test_good_defaults(void **state)
 	assert_int_equal(a->resources.memory, 0);
 	assert_true(a->resources.cpus == 0);
 	assert_int_equal(a->resources.pids, 0);
+	assert_int_equal(a->resources.files, 0);
+	assert_int_equal(a->resources.tmp, 0);
+	assert_int_equal(a->resources.shm, 0);
 	assert_null(a->env);
 	assert_int_equal(a->n_env, 0);
 	assert_int_equal(a->restart, SP_RESTART_NO);
@@ -452,9 +469,10 @@ static void test_good_many(void **state)
 		"{'path':'c','at':'/home/userx'},{'path':'d','at':'/home'},"
 		"{'path':'e','at':'/srv/..x/.y'}],"
 		"'env':{'_':'','B_2':'x=y','a':'\\u00e9'},"
-		"'resources':{'memory':'1M','cpus':1024,'pids':4194304}},"
+		"'resources':{'memory':'1M','cpus':1024,'pids':4194304,'files':1048576,'tmp':'1M','shm':'1M'}},"
 		"'a234567890123456789012345678901234567890123456789012345678901-3':"
-		"{'software':['host'],'command':['sh'],'resources':{'memory':'2GiB','cpus':1e-3,'pids':1}}"
+		"{'software':['host'],'command':['sh'],'resources':{'memory':'2GiB','cpus':1e-3,'pids':2,'files':64,"
+		"'tmp':'2G','shm':'512M'}}"
 		"}}");
 	const struct sp_instance *z, *a, *l;
 
@@ -499,11 +517,17 @@ static void test_good_many(void **state)
 	assert_int_equal(a->resources.memory, 1u << 20);
 	assert_true(a->resources.cpus == 1024);
 	assert_int_equal(a->resources.pids, 4194304);
+	assert_int_equal(a->resources.files, 1048576);
+	assert_int_equal(a->resources.tmp, 1u << 20);
+	assert_int_equal(a->resources.shm, 1u << 20);
 
 	assert_int_equal(strlen(l->name), 63);
 	assert_int_equal(l->resources.memory, (uint64_t)2 << 30);
 	assert_true(l->resources.cpus == 1e-3);
-	assert_int_equal(l->resources.pids, 1);
+	assert_int_equal(l->resources.pids, 2);
+	assert_int_equal(l->resources.files, 64);
+	assert_int_equal(l->resources.tmp, (uint64_t)2 << 30);
+	assert_int_equal(l->resources.shm, (uint64_t)512 << 20);
 	sp_config_free(&cfg);
 }
 

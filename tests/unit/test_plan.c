@@ -132,6 +132,89 @@ static void test_limits(void **ctx)
 	sp_config_free(&cfg);
 }
 
+/* The defaults, on hosts of fixed facts: limits.c's rules, each. */
+static void test_default_limits(void **ctx)
+{
+	const uint64_t G = 1ull << 30, M = 1ull << 20;
+	struct sp_instance inst = { .name = "a", .isolation = SP_ISOLATION_CONTAINER };
+	/* 24 GiB, pid_max 32768, file-max 2466310: this build machine. */
+	struct sp_host_facts big = { 24 * G, 32768, 2466310 };
+	/* 4 GiB, pid_max 4194304 (systemd's), file-max 400000. */
+	struct sp_host_facts laptop = { 4 * G, 4194304, 400000 };
+	struct sp_host_facts tiny = { 512 * M, 32768, 50000 };
+	struct sp_limits l;
+
+	(void)ctx;
+	sp_plan_limits(&inst, &big, &l);
+	assert_int_equal(l.memory_bytes, 4 * G); /* RAM/4 = 6G, at most 4G */
+	assert_int_equal(l.files, 1024);
+	/* min(1024, 32768/16 = 2048, 2466310/(4*1024) = 602) */
+	assert_int_equal(l.pids, 602);
+	assert_true(l.pids * l.files <= big.file_max / 4);
+	assert_int_equal(l.tmp_bytes, 1 * G);
+	assert_int_equal(l.shm_bytes, 1 * G);
+	assert_int_equal(l.cpu_quota_us, 0);
+	assert_int_equal(l.all_memory_bytes, 21 * G); /* less RAM/8 */
+	assert_int_equal(l.all_pids, 16384);
+	assert_int_equal(l.defaulted, SP_LIMIT_DEFAULT_MEMORY | SP_LIMIT_DEFAULT_PIDS | SP_LIMIT_DEFAULT_FILES |
+					      SP_LIMIT_DEFAULT_TMP | SP_LIMIT_DEFAULT_SHM);
+
+	sp_plan_limits(&inst, &laptop, &l);
+	assert_int_equal(l.memory_bytes, 1 * G);
+	assert_int_equal(l.pids, 97); /* 400000 / 4096 */
+	assert_int_equal(l.tmp_bytes, 256 * M);
+	assert_int_equal(l.all_memory_bytes, 3 * G); /* less 1G */
+	assert_int_equal(l.all_pids, 2097152);
+
+	sp_plan_limits(&inst, &tiny, &l);
+	assert_int_equal(l.memory_bytes, 128 * M);
+	assert_int_equal(l.pids, 64); /* the floor */
+	assert_int_equal(l.all_memory_bytes, 256 * M);
+
+	/* Declared values win; tmp and shm follow the declared memory. */
+	inst.resources = (struct sp_resources){ .memory = 64 * M, .pids = 32, .files = 4096, .cpus = 0.5 };
+	sp_plan_limits(&inst, &big, &l);
+	assert_int_equal(l.memory_bytes, 64 * M);
+	assert_int_equal(l.pids, 32);
+	assert_int_equal(l.files, 4096);
+	assert_int_equal(l.tmp_bytes, 16 * M);
+	assert_int_equal(l.shm_bytes, 16 * M);
+	assert_int_equal(l.cpu_quota_us, 50000);
+	assert_int_equal(l.defaulted, SP_LIMIT_DEFAULT_TMP | SP_LIMIT_DEFAULT_SHM);
+	inst.resources.tmp = 8 * M;
+	inst.resources.shm = 2 * M;
+	sp_plan_limits(&inst, &big, &l);
+	assert_int_equal(l.tmp_bytes, 8 * M);
+	assert_int_equal(l.shm_bytes, 2 * M);
+	assert_int_equal(l.defaulted, 0);
+
+	/* A VM: its guest's RAM and room for QEMU. */
+	inst = (struct sp_instance){ .name = "v", .isolation = SP_ISOLATION_VM, .vm = { .memory = 256 * M } };
+	sp_plan_limits(&inst, &big, &l);
+	assert_int_equal(l.memory_bytes, 256 * M + G);
+}
+
+/* What plan_build puts in: the same defaults, from this host's facts. */
+static void test_plan_has_default_limits(void **ctx)
+{
+	struct sp_config cfg = { 0 };
+	struct sp_plan plan;
+	struct sp_host_facts h;
+	struct sp_limits want;
+
+	(void)ctx;
+	build("{\"instances\":{\"a\":{\"software\":[\"host\"],\"command\":[\"/bin/true\"]}}}", NULL, &cfg, &plan);
+	sp_host_facts_read(&h);
+	sp_plan_limits(&cfg.instances[0], &h, &want);
+	assert_true(plan.limits.memory_bytes > 0 && plan.limits.memory_bytes == want.memory_bytes);
+	assert_true(plan.limits.pids > 0 && plan.limits.pids == want.pids);
+	assert_int_equal(plan.limits.files, 1024);
+	assert_true(plan.limits.tmp_bytes == plan.limits.memory_bytes / 4);
+	assert_true(plan.limits.shm_bytes == plan.limits.memory_bytes / 4);
+	sp_plan_free(&plan);
+	sp_config_free(&cfg);
+}
+
 static void test_environment_is_clean(void **ctx)
 {
 	struct sp_config cfg = { 0 };
@@ -199,6 +282,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mount_order_and_modes),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_default_limits),
+		cmocka_unit_test(test_plan_has_default_limits),
 		cmocka_unit_test(test_environment_is_clean),
 		cmocka_unit_test(test_command_resolution),
 		cmocka_unit_test(test_store_only_software),
