@@ -11,6 +11,7 @@
 #include "plan/plan.h"
 #include "sandbox/join.h"
 #include "store/store.h"
+#include "util/shown.h"
 
 int sp_cmd_exec(const struct sp_cli *cli, int argc, char **argv, struct sp_err *err)
 {
@@ -72,8 +73,10 @@ int sp_cmd_exec(const struct sp_cli *cli, int argc, char **argv, struct sp_err *
 		sp_err_wrap(err, "exec: %s", name);
 		goto out_plan;
 	}
-	if (!res.started && res.message[0])
-		fprintf(stderr, "spectrum: exec: %s: %s\n", name, res.message);
+	if (!res.started && res.message[0]) {
+		char shown[sizeof res.message * 4];
+		fprintf(stderr, "spectrum: exec: %s: %s\n", name, sp_shown(shown, sizeof shown, res.message));
+	}
 	if (WIFEXITED(res.status))
 		status = WEXITSTATUS(res.status);
 	else if (WIFSIGNALED(res.status))

@@ -16,6 +16,7 @@
 #include "cli/netdesc.h"
 #include "supervise/supervise.h"
 #include "util/cleanup.h"
+#include "util/shown.h"
 #include "util/strv.h"
 
 
@@ -75,8 +76,11 @@ static int check_names(const char *what, struct ctx *c, int argc, char **argv, b
  * goes up to main. */
 static void report(struct sp_err *first, int *failures, const struct sp_err *e)
 {
+	char shown[sizeof first->msg * 4];
+
+	/* One line, escaped, as main prints the last one. */
 	if (*failures > 0)
-		fprintf(stderr, "spectrum: %s\n", first->msg);
+		fprintf(stderr, "spectrum: %s\n", sp_shown(shown, sizeof shown, first->msg));
 	*first = *e;
 	(*failures)++;
 }
@@ -412,19 +416,23 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-/* Copies what FD has from where it is to stdout. */
-static void pump(int fd)
+/* Copies what FD has from where it is to stdout: through SHOWN, escaped
+ * (util/shown.h: what the instance printed must not drive the admin's
+ * terminal), or raw when SHOWN is NULL (`--raw`). */
+static void pump(int fd, struct sp_shown *shown)
 {
 	char buf[65536];
 	ssize_t n;
 
-	while ((n = read(fd, buf, sizeof buf)) > 0)
-		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+	while ((n = read(fd, buf, sizeof buf)) > 0) {
+		if (shown ? sp_shown_write(shown, stdout, buf, (size_t)n) < 0
+			  : fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
 			break;
+	}
 	fflush(stdout);
 }
 
-static int follow(const char *path, int fd, struct sp_err *err)
+static int follow(const char *path, int fd, struct sp_shown *shown, struct sp_err *err)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct stat now, was;
@@ -437,16 +445,16 @@ static int follow(const char *path, int fd, struct sp_err *err)
 	while (!interrupted) {
 		struct timespec ts = { 0, 200 * 1000000L };
 		nanosleep(&ts, NULL);
-		pump(fd);
+		pump(fd, shown);
 		/* s6-log rotates by renaming `current` and making a new one. */
 		if (stat(path, &now) == 0 && (now.st_ino != was.st_ino || now.st_dev != was.st_dev)) {
 			int nfd = open(path, O_RDONLY | O_CLOEXEC);
 			if (nfd >= 0) {
-				pump(fd);
+				pump(fd, shown);
 				close(fd);
 				fd = nfd;
 				fstat(fd, &was);
-				pump(fd);
+				pump(fd, shown);
 			}
 		}
 	}
@@ -458,7 +466,8 @@ int sp_cmd_logs(const struct sp_cli *cli, int argc, char **argv, struct sp_err *
 {
 	cleanup_free char *path = NULL;
 	const char *name = NULL;
-	bool follow_it = false;
+	bool follow_it = false, raw = false;
+	struct sp_shown shown = { .flags = SP_SHOWN_LINES };
 	struct ctx c;
 	int fd, ret = -1;
 
@@ -469,6 +478,8 @@ int sp_cmd_logs(const struct sp_cli *cli, int argc, char **argv, struct sp_err *
 		}
 		if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0)
 			follow_it = true;
+		else if (strcmp(argv[i], "--raw") == 0)
+			raw = true;
 		else if (argv[i][0] == '-')
 			return sp_fail(err, SP_ERR_USAGE, "logs: %s: unknown option", argv[i]);
 		else if (!name)
@@ -497,13 +508,16 @@ int sp_cmd_logs(const struct sp_cli *cli, int argc, char **argv, struct sp_err *
 			sp_fail_errno(err, errno, "logs: %s", path);
 		goto out;
 	}
-	pump(fd);
+	pump(fd, raw ? NULL : &shown);
 	if (follow_it) {
-		ret = follow(path, fd, err);
-		goto out;
+		ret = follow(path, fd, raw ? NULL : &shown, err);
+	} else {
+		close(fd);
+		ret = 0;
 	}
-	close(fd);
-	ret = 0;
+	/* A UTF-8 sequence the log ends in the middle of. */
+	sp_shown_flush(&shown, stdout);
+	fflush(stdout);
 out:
 	ctx_close(&c);
 	return ret;

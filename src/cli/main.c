@@ -3,6 +3,7 @@
 
 #include "cli/cli.h"
 #include "util/proctitle.h"
+#include "util/shown.h"
 
 #ifndef SPECTRUM_VERSION
 #define SPECTRUM_VERSION "unknown"
@@ -66,7 +67,10 @@ int main(int argc, char **argv)
 	}
 	r = cmd->fn(&cli, argc - i, argv + i, &err);
 	if (r < 0) {
-		fprintf(stderr, "spectrum: %s\n", err.msg);
+		/* Messages carry names and words an instance chose (its file
+		 * names, its guest's errors): escaped, on one line. */
+		char shown[sizeof err.msg * 4];
+		fprintf(stderr, "spectrum: %s\n", sp_shown(shown, sizeof shown, err.msg));
 		return err.kind == SP_ERR_USAGE ? 2 : 1;
 	}
 	return r;

@@ -80,7 +80,7 @@ static int sanitize_stdio(const struct sp_child_args *a, struct sp_err *err)
 static int setup(const struct sp_child_args *a, int *slave, struct sp_err *err)
 {
 	const struct sp_plan *plan = a->plan;
-	int master = -1;
+	char c;
 
 	/* Root of the new user namespace: the ids the engine mapped. */
 	if (sp_become(0, 0, err) < 0)
@@ -93,22 +93,30 @@ static int setup(const struct sp_child_args *a, int *slave, struct sp_err *err)
 		return -1;
 	sp_proctitle_set("spectrum-init");
 	prctl(PR_SET_NAME, "spectrum-init", 0, 0, 0);
-	if (unshare(CLONE_NEWCGROUP) < 0)
-		return sp_fail_errno(err, errno, "new cgroup namespace");
 	if (sp_mounts_setup(plan, a->prepared, err) < 0)
 		return -1;
 	if (sethostname(plan->hostname, strlen(plan->hostname)) < 0)
 		return sp_fail_errno(err, errno, "sethostname");
 	if (loopback_up(err) < 0)
 		return -1;
-	if (a->want_pty) {
-		if (sp_pty_create(plan->uid, plan->gid, &master, slave, err) < 0)
-			return -1;
-		if (sp_report_send(a->report, SP_REPORT_PTY, NULL, 0, master) < 0)
-			return sp_fail_errno(err, errno, "send the pty");
-		close(master);
-	}
+	/* The engine made the pty on the host side (pty.h): PID 1 only
+	 * passes its slave on to the command. */
+	*slave = a->pty_slave;
 	if (sanitize_stdio(a, err) < 0)
+		return -1;
+
+	/* In every cgroup before the command exists: it inherits them.  The
+	 * cgroup namespace is made only then, so that its root is the
+	 * instance's cgroup in every hierarchy, the v1 ones the engine
+	 * joined us to meanwhile included: inside, /proc/self/cgroup reads
+	 * "/" on every line (made earlier, a v1 line showed the host's
+	 * path, /spectrum/NAME). */
+	if (read(a->go, &c, 1) != 1 || c != 'a')
+		return sp_fail(err, SP_ERR_RUNTIME, "the engine did not place the instance in its cgroups");
+	if (unshare(CLONE_NEWCGROUP & ~SP_MUTATE_NS_DROP) < 0)
+		return sp_fail_errno(err, errno, "new cgroup namespace");
+	/* Last, once the mounts no longer need descriptors. */
+	if (sp_confine_files(plan, err) < 0)
 		return -1;
 
 	/* PID 1 stays not dumpable: not even the instance's own processes
@@ -140,17 +148,17 @@ noreturn void sp_child_main(const struct sp_child_args *a)
 		sp_report_text(a->report, SP_REPORT_ERROR, err.msg);
 		_exit(1);
 	}
-	/* In every cgroup before the command exists: it inherits them. */
-	if (read(a->go, &c, 1) != 1 || c != 'a')
-		_exit(1);
 	close(a->go);
 	/* Move the two descriptors PID 1 keeps out of the way first, so
-	 * that placing them at 3 and 4 cannot clobber one another. */
-	int rep = fcntl(a->report, F_DUPFD_CLOEXEC, 100);
-	int sl = slave >= 0 ? fcntl(slave, F_DUPFD_CLOEXEC, 100) : -1;
+	 * that placing them at 3 and 4 cannot clobber one another: just
+	 * above 4, as RLIMIT_NOFILE is already the instance's (it may be
+	 * as low as 64, and F_DUPFD fails with EINVAL at or above it). */
+	int rep = fcntl(a->report, F_DUPFD_CLOEXEC, FD_SLAVE + 1);
+	int sl = slave >= 0 ? fcntl(slave, F_DUPFD_CLOEXEC, FD_SLAVE + 1) : -1;
 	if (rep < 0 || (slave >= 0 && sl < 0) || dup3(rep, FD_REPORT, O_CLOEXEC) < 0 ||
 	    (sl >= 0 && dup3(sl, FD_SLAVE, O_CLOEXEC) < 0)) {
-		sp_report_text(a->report, SP_REPORT_ERROR, "move descriptors");
+		sp_fail_errno(&err, errno, "move descriptors");
+		sp_report_text(a->report, SP_REPORT_ERROR, err.msg);
 		_exit(1);
 	}
 	/* Nothing the engine had open (mount descriptors, the signalfd,

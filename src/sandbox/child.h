@@ -12,10 +12,10 @@
 struct sp_child_args {
 	const struct sp_plan *plan;
 	const struct sp_prepared *prepared;
-	int report; /* to the engine: errors, the pty, the exit status */
+	int report; /* to the engine: errors, the exit status */
 	int go;     /* the engine writes 'g' once the id maps are set, 'a' once
 		       every cgroup is joined */
-	bool want_pty;
+	int pty_slave; /* the slave of the pty the engine made (pty.h), or -1 */
 	bool tty[3];
 };
 

@@ -23,6 +23,7 @@
 #include "net/nft.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/child.h"
+#include "sandbox/confine.h"
 #include "sandbox/engine.h"
 #include "sandbox/idmap.h"
 #include "sandbox/idrange.h"
@@ -150,7 +151,7 @@ static int prepare_mounts(const struct sp_plan *plan, const struct sp_store *sto
 			}
 			p->is_dir = S_ISDIR(st.st_mode);
 			if (sp_detached_mount(AT_FDCWD, m->source, p->is_dir,
-					      m->kind == SP_MNT_DEV ? MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC : ro,
+					      m->kind == SP_MNT_DEV ? MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC : SP_MUTATE_RO_SOFTWARE ? rw : ro,
 					      -1, &p->fd, err) < 0)
 				return sp_err_wrap(err, "%s", m->source);
 			break;
@@ -166,7 +167,7 @@ static int prepare_mounts(const struct sp_plan *plan, const struct sp_store *sto
 				close(gfd);
 				return -1;
 			}
-			if (sp_detached_mount(gfd, NULL, false, m->readonly ? ro : rw, s->userns, &p->fd, err) < 0) {
+			if (sp_detached_mount(gfd, NULL, false, m->readonly && !SP_MUTATE_RO_GRANTS ? ro : rw, s->userns, &p->fd, err) < 0) {
 				close(gfd);
 				return sp_err_wrap(err, "data grant %s", m->source);
 			}
@@ -259,12 +260,6 @@ static void handle_report(struct sp_relay *io)
 	case SP_REPORT_ERROR:
 		snprintf(r->setup_error, sizeof r->setup_error, "%s", msg.text);
 		break;
-	case SP_REPORT_PTY:
-		if (msg.fd >= 0 && io->pty.master < 0 && sp_pty_attach(&io->pty, msg.fd, r->err) < 0)
-			snprintf(r->setup_error, sizeof r->setup_error, "%s", r->err->msg);
-		else if (msg.fd >= 0 && io->pty.master != msg.fd)
-			close(msg.fd);
-		break;
 	case SP_REPORT_STARTED:
 		res->started = true;
 		started(r);
@@ -317,11 +312,11 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 			   .child = -1 };
 	char runtime[4096] = "";
 	pid_t pid_written = 0;
-	int sv[2] = { -1, -1 }, go[2] = { -1, -1 };
+	int sv[2] = { -1, -1 }, go[2] = { -1, -1 }, pty_slave = -1;
 	sigset_t oldmask;
 	bool masked = false, in_cgroup = false;
 	int ret = -1, cgroup_fd, secbits = 0, lock_fd = -1;
-	struct sp_engine_net net = { .plan = plan, .store = store, .timer = -1 };
+	struct sp_engine_net net = { .plan = plan, .store = store, .janitor = &jan, .timer = -1 };
 	const struct sp_janitor_hook net_hook = { sp_engine_net_down, &net };
 	bool net_made = false;
 
@@ -349,6 +344,13 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 		sp_fail_errno(err, errno, "socketpair");
 		goto out;
 	}
+	/* The pty is made here, on the host side (pty.h): the instance gets
+	 * its slave, its master never leaves the engine. */
+	if (sp_pty_wanted(&r.io.pty)) {
+		int master;
+		if (sp_pty_open_host(&master, &pty_slave, err) < 0 || sp_pty_attach(&r.io.pty, master, err) < 0)
+			goto out;
+	}
 
 	r.io.sigfd = sp_relay_signals_block(&oldmask);
 	masked = true;
@@ -357,11 +359,15 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 		goto out;
 	}
 
+	/* Room for the instance's open files limit, which PID 1 sets
+	 * (child.c): inside its user namespace it can only lower it. */
+	if (sp_confine_files_room(plan, err) < 0)
+		goto out;
 	cgroup_fd = sp_cgroup_v2_fd(cg);
 	if (as_owner(lease.base, &secbits, err) < 0)
 		goto out;
-	r.child = clone_instance(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-					 CLONE_NEWNET,
+	r.child = clone_instance((CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+				  CLONE_NEWNET) & ~SP_MUTATE_NS_DROP,
 				 cgroup_fd, &in_cgroup);
 	if (r.child != 0 && back_to_root(secbits, err) < 0) {
 		if (r.child > 0) {
@@ -382,7 +388,7 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 			.prepared = prep.p,
 			.report = sv[1],
 			.go = go[0],
-			.want_pty = sp_pty_wanted(&r.io.pty),
+			.pty_slave = pty_slave,
 		};
 		memcpy(a.tty, r.io.pty.tty, sizeof a.tty);
 		close(sv[0]);
@@ -396,6 +402,9 @@ static int container_run(const struct sp_plan *plan, const struct sp_store *stor
 	net.host_gid = lease.base + plan->gid;
 	close(sv[1]);
 	sv[1] = -1;
+	if (pty_slave >= 0)
+		close(pty_slave);
+	pty_slave = -1;
 	close(go[0]);
 	go[0] = -1;
 	r.io.sock = sv[0];
@@ -453,7 +462,9 @@ out:
 		rmdir(runtime); /* fails while something else is in it: fine */
 	if (r.notify_fd >= 0 && opts && r.notify_fd == opts->notify_fd)
 		close(r.notify_fd);
-	sp_pty_restore(&r.io.pty);
+	sp_pty_restore(&r.io.pty); /* closes the master */
+	if (pty_slave >= 0)
+		close(pty_slave);
 	if (r.io.sigfd >= 0)
 		close(r.io.sigfd);
 	if (masked)

@@ -46,8 +46,9 @@ extern char **environ;
 /* The helper tells the host side the command's pid (text). */
 #define REPORT_COMMAND 'C'
 
-/* The socket's number in the helper and the command. */
+/* The socket's and the pty slave's numbers in the helper and the command. */
 #define FD_REPORT 3
+#define FD_SLAVE 4
 
 static const struct {
 	const char *file;
@@ -317,10 +318,10 @@ static int join_cgroups(const char *cgroups, struct sp_err *err)
 }
 
 /* As child.c: all three ids, and no supplementary groups. */
-static int helper_setup(const struct sp_join_target *t, pid_t host_side, int *sock, struct sp_err *err)
+static int helper_setup(const struct sp_join_target *t, pid_t host_side, int *sock, int *slave, struct sp_err *err)
 {
 	struct stat want, got;
-	int s;
+	int s, sl = -1;
 
 	/* Never outlive the host side, never be ptraced or dumped: until
 	 * the user namespace is joined this process is host root. */
@@ -354,14 +355,22 @@ static int helper_setup(const struct sp_join_target *t, pid_t host_side, int *so
 	if (fstat(t->root, &want) < 0 || stat("/", &got) < 0 || want.st_dev != got.st_dev ||
 	    want.st_ino != got.st_ino)
 		return sp_fail(err, SP_ERR_RUNTIME, "the instance's root is not the root of its mount namespace");
-	/* The report socket at 3, every other descriptor of the host
-	 * (the namespaces, /proc/PID, the signalfd, whatever the caller
-	 * left open) closed. */
-	s = fcntl(*sock, F_DUPFD_CLOEXEC, 100);
-	if (s < 0 || dup3(s, FD_REPORT, O_CLOEXEC) < 0)
+	/* The report socket at 3, the pty slave (if any) at 4, every other
+	 * descriptor of the host (the namespaces, /proc/PID, the signalfd,
+	 * whatever the caller left open) closed.  Both are moved out of the
+	 * way first, so that placing them cannot clobber one another: just
+	 * above 4, as RLIMIT_NOFILE is already the instance's (it may be as
+	 * low as 64, and F_DUPFD fails with EINVAL at or above it). */
+	s = fcntl(*sock, F_DUPFD_CLOEXEC, FD_SLAVE + 1);
+	if (*slave >= 0)
+		sl = fcntl(*slave, F_DUPFD_CLOEXEC, FD_SLAVE + 1);
+	if (s < 0 || (*slave >= 0 && sl < 0) || dup3(s, FD_REPORT, O_CLOEXEC) < 0 ||
+	    (sl >= 0 && dup3(sl, FD_SLAVE, O_CLOEXEC) < 0))
 		return sp_fail_errno(err, errno, "move descriptors");
 	*sock = FD_REPORT;
-	if (syscall(SYS_close_range, FD_REPORT + 1, ~0U, 0) < 0)
+	if (*slave >= 0)
+		*slave = FD_SLAVE;
+	if (syscall(SYS_close_range, *slave >= 0 ? FD_SLAVE + 1 : FD_REPORT + 1, ~0U, 0) < 0)
 		return sp_fail_errno(err, errno, "close_range");
 	return 0;
 }
@@ -371,50 +380,35 @@ static int helper_setup(const struct sp_join_target *t, pid_t host_side, int *so
 struct command_args {
 	const struct sp_plan *plan;
 	int sock;
-	bool want_pty;
+	int slave; /* the host-side pty's slave (pty.h), or -1 */
 	bool tty[3];
 };
 
-/* Stdio: a terminal is replaced by the pty's slave (it never enters
- * the instance), a host directory by /dev/null (openat() from it would
- * reach the host's tree where Landlock is missing). */
+/* Stdio: a terminal is replaced by the pty's slave (the host's terminal
+ * never enters the instance), a host directory by /dev/null (openat()
+ * from it would reach the host's tree where Landlock is missing). */
 static int setup_stdio(const struct command_args *a, struct sp_err *err)
 {
-	int master = -1, slave = -1, devnull, ret = 0;
+	int devnull, ret = 0;
 	struct stat st;
 
-	if (a->want_pty) {
-		if (sp_pty_create(a->plan->uid, a->plan->gid, &master, &slave, err) < 0)
-			return -1;
-		if (sp_report_send(a->sock, SP_REPORT_PTY, NULL, 0, master) < 0) {
-			ret = sp_fail_errno(err, errno, "send the pty");
-			goto out;
-		}
-		if (ioctl(slave, TIOCSCTTY, 0) < 0) {
-			ret = sp_fail_errno(err, errno, "take the pty as controlling terminal");
-			goto out;
-		}
-	}
+	if (a->slave >= 0 && ioctl(a->slave, TIOCSCTTY, 0) < 0)
+		return sp_fail_errno(err, errno, "take the pty as controlling terminal");
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (devnull < 0) {
-		ret = sp_fail_errno(err, errno, "open /dev/null");
-		goto out;
-	}
+	if (devnull < 0)
+		return sp_fail_errno(err, errno, "open /dev/null");
 	for (int i = 0; i < 3 && ret == 0; i++) {
 		int from = -1;
 		if (a->tty[i])
-			from = slave >= 0 ? slave : devnull;
+			from = a->slave >= 0 ? a->slave : devnull;
 		else if (fstat(i, &st) == 0 && S_ISDIR(st.st_mode))
 			from = devnull;
 		if (from >= 0 && dup2(from, i) < 0)
 			ret = sp_fail_errno(err, errno, "dup2");
 	}
 	close(devnull);
-out:
-	if (master >= 0)
-		close(master);
-	if (slave >= 0)
-		close(slave);
+	if (a->slave > 2)
+		close(a->slave);
 	return ret;
 }
 
@@ -475,20 +469,22 @@ static noreturn void command_main(const struct command_args *a)
 	_exit(e == ENOENT ? 127 : 126);
 }
 
-static noreturn void helper_main(const struct sp_plan *plan, const struct sp_join_target *t, int sock,
+static noreturn void helper_main(const struct sp_plan *plan, const struct sp_join_target *t, int sock, int slave,
 				 const struct sp_pty_host *pty, pid_t host_side)
 {
-	struct command_args a = { .plan = plan, .want_pty = sp_pty_wanted(pty) };
+	struct command_args a = { .plan = plan };
 	struct sp_err err = { 0 };
 	char text[32];
 	pid_t cmd;
 
 	memcpy(a.tty, pty->tty, sizeof a.tty);
-	if (helper_setup(t, host_side, &sock, &err) < 0) {
+	/* Still host root here: the files limit may be above ours. */
+	if (sp_confine_files(plan, &err) < 0 || helper_setup(t, host_side, &sock, &slave, &err) < 0) {
 		sp_report_text(sock, SP_REPORT_ERROR, err.msg);
 		_exit(1);
 	}
 	a.sock = sock;
+	a.slave = slave;
 	/* setns(pid) applies to children: the command is one, and a child
 	 * of the host side, which waits for it and relays its signals. */
 	cmd = (pid_t)syscall(SYS_clone, CLONE_PARENT, NULL, NULL, NULL, 0);
@@ -553,12 +549,6 @@ static void on_report(struct sp_relay *io)
 		if (!r->setup_error[0])
 			snprintf(r->setup_error, sizeof r->setup_error, "%s", msg.text);
 		break;
-	case SP_REPORT_PTY:
-		if (msg.fd >= 0 && io->pty.master < 0 && sp_pty_attach(&io->pty, msg.fd, r->err) < 0)
-			snprintf(r->setup_error, sizeof r->setup_error, "%s", r->err->msg);
-		else if (msg.fd >= 0 && io->pty.master != msg.fd)
-			close(msg.fd);
-		break;
 	case SP_REPORT_MESSAGE:
 		snprintf(r->res->message, sizeof r->res->message, "%s", msg.text);
 		break;
@@ -604,7 +594,7 @@ int sp_join_run(const struct sp_plan *plan, const struct sp_join_target *t, stru
 		.res = res,
 		.err = err,
 	};
-	int sv[2] = { -1, -1 }, ret = -1;
+	int sv[2] = { -1, -1 }, ret = -1, master = -1, slave = -1;
 	sigset_t oldmask;
 	bool masked = false;
 	pid_t self = getpid();
@@ -615,6 +605,14 @@ int sp_join_run(const struct sp_plan *plan, const struct sp_join_target *t, stru
 		return sp_fail(err, SP_ERR_RUNTIME, "spectrum exec needs root");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return sp_fail_errno(err, errno, "socketpair");
+	/* The pty is made here, on the host side (pty.h): its slave reaches
+	 * the command through the helper, its master never leaves. */
+	if (sp_pty_wanted(&r.io.pty)) {
+		if (sp_pty_open_host(&master, &slave, err) < 0)
+			goto out;
+		if (sp_pty_attach(&r.io.pty, master, err) < 0)
+			goto out;
+	}
 
 	r.io.sigfd = sp_relay_signals_block(&oldmask);
 	masked = true;
@@ -630,10 +628,13 @@ int sp_join_run(const struct sp_plan *plan, const struct sp_join_target *t, stru
 	}
 	if (r.helper == 0) {
 		close(sv[0]);
-		helper_main(plan, t, sv[1], &r.io.pty, self);
+		helper_main(plan, t, sv[1], slave, &r.io.pty, self);
 	}
 	close(sv[1]);
 	sv[1] = -1;
+	if (slave >= 0)
+		close(slave);
+	slave = -1;
 	r.io.sock = sv[0];
 
 	sp_relay_loop(&r.io);
@@ -657,7 +658,9 @@ out:
 	}
 	if (r.helper > 0 && !r.helper_done)
 		waitpid(r.helper, NULL, 0);
-	sp_pty_restore(&r.io.pty);
+	sp_pty_restore(&r.io.pty); /* closes the master */
+	if (slave >= 0)
+		close(slave);
 	if (r.io.sigfd >= 0)
 		close(r.io.sigfd);
 	if (masked)

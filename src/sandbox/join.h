@@ -8,10 +8,11 @@
  * namespaces; it forks the command as a child of `spectrum exec` itself
  * (CLONE_PARENT) and exits.  The command, now inside the pid namespace,
  * goes through the very confinement of the instance's own command
- * (child.c): RLIMIT_CORE 0, a pty of the instance's devpts when stdio is a
- * terminal, bounding set, uid/gid, every capability, no_new_privs,
- * Landlock, seccomp; then it closes every descriptor but 0, 1, 2 and
- * execs with the plan's environment in the plan's directory.  The host
+ * (child.c): RLIMIT_CORE 0, the slave of a pty made on the host side
+ * when stdio is a terminal (pty.h), bounding set, uid/gid, every
+ * capability, no_new_privs, Landlock (a domain of its own, so that the
+ * instance's processes cannot ptrace it or open its /proc/PID/fd), seccomp;
+ * then it closes every descriptor but 0, 1, 2 and execs with the plan's environment in the plan's directory.  The host
  * side relays the pty and the usual signals as `run` does (relay.c). */
 #pragma once
 

@@ -1,14 +1,14 @@
 /* The channel from the instance's PID 1 to the engine on the host: a
  * SOCK_SEQPACKET pair, one message a packet, so that a setup error in the
- * child reaches the parent before anything is exec'd (crun's habit), and
- * the pty master can travel as a descriptor. */
+ * child reaches the parent before anything is exec'd (crun's habit).  A
+ * message can carry a descriptor; none does today (the pty is made on the
+ * host side: pty.h). */
 #pragma once
 
 #include <stddef.h>
 
 enum sp_report_type {
 	SP_REPORT_ERROR = 'E',   /* text: setup failed, the instance never ran */
-	SP_REPORT_PTY = 'P',     /* a pty master descriptor attached */
 	SP_REPORT_STARTED = 'R', /* the command has been exec'd */
 	SP_REPORT_MESSAGE = 'M', /* text: the command could not be exec'd */
 	SP_REPORT_EXIT = 'X',    /* int: the command's wait status */
@@ -17,7 +17,7 @@ enum sp_report_type {
 struct sp_report {
 	char type;
 	int status;
-	int fd; /* -1 unless SP_REPORT_PTY */
+	int fd; /* -1 unless a descriptor came with it */
 	char text[1024];
 };
 

@@ -166,10 +166,15 @@ cmd=$(printf '%q ' "$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" run --co
 inner_ctty=$(in_script "$cmd")
 echo "# inside, under script:"
 note "$inner_ctty"
-check "interactive: the instance's stdin is a tty /dev/pts/N" "$inner_ctty" \
-	grep -q '^fd0 /dev/pts/[0-9]* ' <<<"$inner_ctty"
-check "interactive: its pty is of a private devpts (not $host_devpts)" "$inner_ctty" \
-	bash -c 'grep "^fd0 " <<<"$1" | grep -q "dev=" && ! grep -q "^fd0 .* dev=$2 " <<<"$1"' _ "$inner_ctty" "$host_devpts"
+# The pty is made on the host side: its slave is in no devpts of the
+# instance, so it has no name inside (terminal.sh tries to steal it).
+check "interactive: the instance's stdin is its controlling terminal, with no /dev/pts name inside" "$inner_ctty" \
+	bash -c 'grep -q "^fd0 notty$" <<<"$1" && grep -q "^devtty open$" <<<"$1"' _ "$inner_ctty"
+host_rdev=$(in_script "stat -L -c rdev=%t:%T /proc/self/fd/0")
+cmd=$(printf '%q ' "$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" run --config "$CONF" "$LC" -- /usr/bin/stat -L -c rdev=%t:%T /proc/self/fd/0)
+inner_rdev=$(in_script "$cmd")
+check "interactive: its terminal is a new pty, not the host's ($host_rdev)" "$inner_rdev" \
+	bash -c '[[ $1 == rdev=* && $2 == rdev=* && $1 != "$2" ]]' _ "$host_rdev" "$inner_rdev"
 cmd=$(printf '%q ' "$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" run --config "$CONF" "$LC" -- "$P" tiocsti)
 inner=$(in_script "$cmd")
 echo "# inside, under script: $inner"
