@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "guest/proto.h"
 
@@ -48,3 +49,36 @@ extern const size_t agent_n_ignored_signals;
  * until it ends; then ends every other process and sends 'x'.  Returns
  * only to power off; a command that cannot start ends in agent_fail. */
 void agent_run(struct agent *a);
+
+/* ---- command.c: the command's namespaces and confinement ---- */
+
+/* What failed in the command's first process before the exec, for the
+ * 'E' frame. */
+enum agent_step {
+	STEP_SETSID, STEP_TTY, STEP_STDIO, STEP_VIEW, STEP_NET, STEP_CAPS, STEP_GROUPS, STEP_GID, STEP_UID,
+	STEP_NNP, STEP_LANDLOCK, STEP_SECCOMP, STEP_FORK, STEP_CHDIR, STEP_EXEC, STEP_N
+};
+
+struct agent_child_report {
+	int step;
+	int err;
+};
+
+struct agent_child_fds {
+	int stdio[3]; /* the command's ends: three pipe ends, or the slave thrice */
+	int report;   /* the write end of the CLOEXEC report pipe: end of file once the command runs */
+	int status;   /* the write end of the status pipe: the command's wait status, at its end */
+};
+
+/* fork() into new pid, mount, ipc, uts, cgroup and network namespaces:
+ * the child is PID 1 there.  As fork: 0 in the child, -1 with errno. */
+pid_t agent_clone_command(void);
+
+/* In that child: sets up the command's view and confinement, starts the
+ * command as PID 2 and reaps until it ends; then its wait status goes to
+ * FDS->status and the child exits.  A failure goes to FDS->report. */
+__attribute__((noreturn))
+void agent_command_main(const struct sp_guest_plan *p, const struct agent_child_fds *fds);
+
+__attribute__((noreturn))
+void agent_child_fail(int report, enum agent_step step, int err);

@@ -119,8 +119,9 @@ struct parser {
 	const char *key;
 	char *why;
 	size_t why_len;
-	bool seen_hostname, seen_uid, seen_gid, seen_cwd, seen_tty, seen_root;
+	bool seen_hostname, seen_uid, seen_gid, seen_cwd, seen_tty, seen_root, seen_seccomp;
 	size_t n_args, cap_args, n_env, cap_env, n_tmpfs, cap_tmpfs;
+	size_t n_ro, cap_ro, n_mask, cap_mask;
 	size_t cap_mounts, cap_links;
 };
 
@@ -305,6 +306,72 @@ static int rec_tmpfs(struct parser *p, const char *v)
 	return push_str(p, &p->plan->tmpfs, &p->n_tmpfs, &p->cap_tmpfs, SP_PLAN_MAX_TMPFS, v);
 }
 
+/* /proc paths only: the command's /proc is the one place these go. */
+static int proc_path(struct parser *p, const char *v)
+{
+	const char *problem = place_problem(v);
+
+	if (problem)
+		return fail_path(p, v, problem);
+	if (strncmp(v, "/proc/", 6) != 0)
+		return fail_path(p, v, "is not beneath /proc");
+	return 0;
+}
+
+static int rec_ro(struct parser *p, const char *v)
+{
+	if (proc_path(p, v) < 0)
+		return -1;
+	return push_str(p, &p->plan->ro, &p->n_ro, &p->cap_ro, SP_PLAN_MAX_PROC, v);
+}
+
+static int rec_mask(struct parser *p, const char *v)
+{
+	if (proc_path(p, v) < 0)
+		return -1;
+	return push_str(p, &p->plan->mask, &p->n_mask, &p->cap_mask, SP_PLAN_MAX_PROC, v);
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* The program is checked for its shape only: the guest's kernel checks
+ * the instructions when the agent loads them. */
+static int rec_seccomp(struct parser *p, const char *v)
+{
+	size_t n = strlen(v), bytes = n / 2;
+	uint8_t *prog;
+
+	if (once(p, &p->seen_seccomp) < 0)
+		return -1;
+	if (n % 2 != 0 || bytes == 0 || bytes % 8 != 0 || bytes > SP_PLAN_MAX_SECCOMP)
+		return fail(p, "expected 1 to 4096 BPF instructions in hex");
+	prog = malloc(bytes);
+	if (!prog) {
+		fail(p, "out of memory");
+		errno = ENOMEM;
+		return -1;
+	}
+	for (size_t i = 0; i < bytes; i++) {
+		int hi = hex_digit(v[2 * i]), lo = hex_digit(v[2 * i + 1]);
+
+		if (hi < 0 || lo < 0) {
+			free(prog);
+			return fail(p, "expected lower-case hex");
+		}
+		prog[i] = (uint8_t)(hi << 4 | lo);
+	}
+	p->plan->seccomp = prog;
+	p->plan->seccomp_len = bytes;
+	return 0;
+}
+
 static int rec_mount(struct parser *p, const char *v)
 {
 	struct sp_guest_plan *plan = p->plan;
@@ -368,7 +435,8 @@ static const struct {
 	{ "hostname", rec_hostname }, { "uid", rec_uid },     { "gid", rec_gid },
 	{ "cwd", rec_cwd },	      { "arg", rec_arg },     { "env", rec_env },
 	{ "mount", rec_mount },	      { "link", rec_link },   { "tmpfs", rec_tmpfs },
-	{ "tty", rec_tty },	      { "root", rec_root },
+	{ "tty", rec_tty },	      { "root", rec_root },   { "seccomp", rec_seccomp },
+	{ "ro", rec_ro },	      { "mask", rec_mask },
 };
 
 static int parse_record(struct parser *p, const char *rec)
@@ -417,6 +485,10 @@ static int parse_records(struct parser *p, const uint8_t *data, size_t len)
 		return fail(p, "no cwd");
 	if (p->n_args == 0)
 		return fail(p, "no arg");
+	/* A plan without a filter would run the command unconfined: the
+	 * agent does not guess. */
+	if (!p->seen_seccomp)
+		return fail(p, "no seccomp");
 	return 0;
 }
 
@@ -446,7 +518,8 @@ int sp_guest_plan_parse(const uint8_t *data, size_t len, struct sp_guest_plan *p
 		goto fail;
 	}
 	if (parse_records(&p, data, len) < 0 || terminate(&p, &plan->envp, p.n_env, &p.cap_env) < 0 ||
-	    terminate(&p, &plan->tmpfs, p.n_tmpfs, &p.cap_tmpfs) < 0)
+	    terminate(&p, &plan->tmpfs, p.n_tmpfs, &p.cap_tmpfs) < 0 ||
+	    terminate(&p, &plan->ro, p.n_ro, &p.cap_ro) < 0 || terminate(&p, &plan->mask, p.n_mask, &p.cap_mask) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -471,6 +544,9 @@ void sp_guest_plan_free(struct sp_guest_plan *plan)
 	free_strv(plan->argv);
 	free_strv(plan->envp);
 	free_strv(plan->tmpfs);
+	free_strv(plan->ro);
+	free_strv(plan->mask);
+	free(plan->seccomp);
 	for (size_t i = 0; i < plan->n_mounts; i++) {
 		free(plan->mounts[i].tag);
 		free(plan->mounts[i].path);
@@ -537,6 +613,27 @@ static void emit(struct out *o, const char *key, ...)
 	o->p[o->len++] = '\0';
 }
 
+static void emit_hex(struct out *o, const char *key, const uint8_t *data, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	char *hex;
+
+	if (o->err)
+		return;
+	hex = malloc(2 * len + 1);
+	if (!hex) {
+		o->err = ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < len; i++) {
+		hex[2 * i] = digits[data[i] >> 4];
+		hex[2 * i + 1] = digits[data[i] & 15];
+	}
+	hex[2 * len] = '\0';
+	emit(o, key, hex, NULL);
+	free(hex);
+}
+
 static size_t strv_len(char *const *v)
 {
 	size_t n = 0;
@@ -572,6 +669,18 @@ static bool links_ok(const struct sp_guest_plan *plan)
 	return true;
 }
 
+static bool proc_list_ok(char *const *v)
+{
+	size_t n = strv_len(v);
+
+	if (n > SP_PLAN_MAX_PROC)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (place_problem(v[i]) || strncmp(v[i], "/proc/", 6) != 0)
+			return false;
+	return true;
+}
+
 /* Exactly what sp_guest_plan_parse accepts, so that parse(encode(p))
  * gives p back. */
 static bool plan_ok(const struct sp_guest_plan *plan)
@@ -592,6 +701,11 @@ static bool plan_ok(const struct sp_guest_plan *plan)
 	for (size_t i = 0; i < n_tmpfs; i++)
 		if (place_problem(plan->tmpfs[i]))
 			return false;
+	if (!plan->seccomp || plan->seccomp_len == 0 || plan->seccomp_len % 8 != 0 ||
+	    plan->seccomp_len > SP_PLAN_MAX_SECCOMP)
+		return false;
+	if (!proc_list_ok(plan->ro) || !proc_list_ok(plan->mask))
+		return false;
 	return mounts_ok(plan) && links_ok(plan);
 }
 
@@ -622,6 +736,11 @@ static void emit_all(struct out *o, const struct sp_guest_plan *plan)
 		emit(o, "link", plan->links[i].target, ":", plan->links[i].path, NULL);
 	for (size_t i = 0; plan->tmpfs && plan->tmpfs[i]; i++)
 		emit(o, "tmpfs", plan->tmpfs[i], NULL);
+	for (size_t i = 0; plan->ro && plan->ro[i]; i++)
+		emit(o, "ro", plan->ro[i], NULL);
+	for (size_t i = 0; plan->mask && plan->mask[i]; i++)
+		emit(o, "mask", plan->mask[i], NULL);
+	emit_hex(o, "seccomp", plan->seccomp, plan->seccomp_len);
 }
 
 int sp_guest_plan_encode(const struct sp_guest_plan *plan, uint8_t **out, size_t *len)

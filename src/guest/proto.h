@@ -33,6 +33,13 @@
  *   link=TARGET:PATH         a symlink at absolute PATH pointing to TARGET
  *   tmpfs=PATH               a fresh tmpfs at absolute PATH (mode 01777)
  *   tty=1                    run the command on a new pty (interactive)
+ *   seccomp=HEX              once, required: the command's seccomp filter, a
+ *                            classic BPF program (struct sock_filter[], 1 to
+ *                            4096 instructions) in lower-case hex, built by
+ *                            the host with the container's rules
+ *   ro=PATH                  in the command's own /proc: made read-only
+ *   mask=PATH                in the command's own /proc: hidden
+ *                            (ro and mask: where PATH exists, as for a container)
  * Anything else, a record without '=', a missing required key or a limit
  * exceeded is an error: the agent refuses a plan it does not understand. */
 #pragma once
@@ -51,6 +58,9 @@
 #define SP_PLAN_MAX_MOUNTS 256
 #define SP_PLAN_MAX_LINKS 64
 #define SP_PLAN_MAX_TMPFS 16
+#define SP_PLAN_MAX_PROC 32
+/* BPF_MAXINSNS instructions of 8 bytes. */
+#define SP_PLAN_MAX_SECCOMP (4096 * 8)
 
 enum sp_frame_type {
 	SP_FRAME_PLAN = 'P',
@@ -109,6 +119,10 @@ struct sp_guest_plan {
 	size_t n_links;
 	char **tmpfs; /* NULL-terminated */
 	bool tty;
+	uint8_t *seccomp; /* the BPF program, SECCOMP_LEN bytes (a multiple of 8) */
+	size_t seccomp_len;
+	char **ro;    /* NULL-terminated: read-only in the command's /proc */
+	char **mask;  /* NULL-terminated: hidden in the command's /proc */
 };
 
 /* Parses a plan payload.  -1 and a one-line reason in WHY (at most

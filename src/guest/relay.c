@@ -1,19 +1,18 @@
-/* The command: started as the plan says (a pty or three pipes, the plan's
- * uid and gid, no new privileges), then relayed until it ends: frames
- * from the host become its input, signals and window sizes; its output
- * becomes frames.  When it ends every other process is killed (the
- * instance ends with its command), the output is drained, and 'x' goes
- * out last, so the host has all the output when it reads the status. */
+/* The command: started as the plan says (a pty or three pipes; its
+ * namespaces and confinement are command.c's), then relayed until it
+ * ends: frames from the host become its input, signals and window
+ * sizes; its output becomes frames.  When it ends every other process
+ * is killed (the instance ends with its command), the output is
+ * drained, and 'x' goes out last, so the host has all the output when
+ * it reads the status. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -32,9 +31,10 @@
 
 struct relay {
 	struct agent *a;
-	pid_t pid;      /* the command, leader of its own session and group */
+	pid_t pid;      /* the command's PID 1 (command.c), which forwards 'k' signals to it */
 	bool done;      /* it has ended, with STATUS */
 	int status;
+	int status_fd;  /* the command's wait status, from its namespace's PID 1 (command.c) */
 	int sigfd;      /* SIGCHLD */
 	bool tty;
 	int master;     /* tty: the pty's master, its input and output */
@@ -49,84 +49,13 @@ struct relay {
 
 /* ---- starting the command ---- */
 
-/* What failed in the child before exec, for the 'E' frame. */
-enum child_step { STEP_SETSID, STEP_TTY, STEP_STDIO, STEP_GROUPS, STEP_GID, STEP_UID, STEP_NNP, STEP_CHDIR, STEP_EXEC };
-
 static const char *const step_names[] = {
 	[STEP_SETSID] = "setsid", [STEP_TTY] = "controlling terminal", [STEP_STDIO] = "stdio",
-	[STEP_GROUPS] = "setgroups", [STEP_GID] = "setresgid", [STEP_UID] = "setresuid",
-	[STEP_NNP] = "no_new_privs", [STEP_CHDIR] = "chdir", [STEP_EXEC] = "exec",
+	[STEP_VIEW] = "the command's /dev, /proc and /sys", [STEP_NET] = "loopback",
+	[STEP_CAPS] = "capabilities", [STEP_GROUPS] = "setgroups", [STEP_GID] = "setresgid",
+	[STEP_UID] = "setresuid", [STEP_NNP] = "no_new_privs", [STEP_LANDLOCK] = "Landlock",
+	[STEP_SECCOMP] = "seccomp", [STEP_FORK] = "fork", [STEP_CHDIR] = "chdir", [STEP_EXEC] = "exec",
 };
-
-struct child_report {
-	int step;
-	int err;
-};
-
-struct child_fds {
-	int stdio[3]; /* the command's ends: three pipe ends, or the slave thrice */
-	int report;   /* the write end of the CLOEXEC report pipe */
-};
-
-__attribute__((noreturn))
-static void child_fail(int report, enum child_step step)
-{
-	struct child_report r = { step, errno };
-
-	/* Smaller than PIPE_BUF: one write, whole or not at all; if even
-	 * that fails, the agent sees a short report. */
-	(void)!write(report, &r, sizeof r);
-	_exit(127);
-}
-
-static void child_reset_signals(void)
-{
-	sigset_t none;
-
-	for (size_t i = 0; i < agent_n_ignored_signals; i++)
-		signal(agent_ignored_signals[i], SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-/* Every descriptor but 0, 1, 2 and the report pipe (which exec closes):
- * the port and the agent's ends must not reach the command. */
-static void child_close_fds(int keep)
-{
-	if (keep > 3)
-		close_range(3, (unsigned)keep - 1, 0);
-	close_range((unsigned)keep + 1, ~0u, 0);
-}
-
-__attribute__((noreturn))
-static void child_exec(const struct sp_guest_plan *p, const struct child_fds *fds)
-{
-	child_reset_signals();
-	if (setsid() < 0)
-		child_fail(fds->report, STEP_SETSID);
-	if (p->tty) {
-		/* Owned by the command's user, as login would leave it. */
-		if (ioctl(fds->stdio[0], TIOCSCTTY, 0) < 0 || fchown(fds->stdio[0], p->uid, p->gid) < 0 ||
-		    fchmod(fds->stdio[0], 0620) < 0)
-			child_fail(fds->report, STEP_TTY);
-	}
-	for (int i = 0; i < 3; i++)
-		if (dup2(fds->stdio[i], i) < 0)
-			child_fail(fds->report, STEP_STDIO);
-	if (setgroups(0, NULL) < 0)
-		child_fail(fds->report, STEP_GROUPS);
-	if (setresgid(p->gid, p->gid, p->gid) < 0)
-		child_fail(fds->report, STEP_GID);
-	if (setresuid(p->uid, p->uid, p->uid) < 0)
-		child_fail(fds->report, STEP_UID);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		child_fail(fds->report, STEP_NNP);
-	if (chdir(p->cwd) < 0)
-		child_fail(fds->report, STEP_CHDIR);
-	child_close_fds(fds->report);
-	execve(p->argv[0], p->argv, p->envp);
-	child_fail(fds->report, STEP_EXEC);
-}
 
 static int set_nonblock(int fd)
 {
@@ -138,7 +67,7 @@ static int set_nonblock(int fd)
 /* The pty: the master stays with the agent (non-blocking), the slave is
  * opened here rather than in the child so that the master never sees a
  * slave that is not open yet as hung up. */
-static void open_pty(struct relay *r, struct child_fds *fds)
+static void open_pty(struct relay *r, struct agent_child_fds *fds)
 {
 	char name[64];
 	int slave;
@@ -153,7 +82,7 @@ static void open_pty(struct relay *r, struct child_fds *fds)
 	fds->stdio[0] = fds->stdio[1] = fds->stdio[2] = slave;
 }
 
-static void open_pipes(struct relay *r, struct child_fds *fds)
+static void open_pipes(struct relay *r, struct agent_child_fds *fds)
 {
 	int p[3][2];
 
@@ -175,7 +104,7 @@ static void open_pipes(struct relay *r, struct child_fds *fds)
  * worked (the pipe closed on exec); a report means it did not. */
 static void await_exec(struct relay *r, int report)
 {
-	struct child_report rep;
+	struct agent_child_report rep;
 	ssize_t n;
 
 	do
@@ -192,27 +121,30 @@ static void await_exec(struct relay *r, int report)
 		agent_fail(r->a, "cannot run %s: chdir %s: %s", r->a->plan.argv[0], r->a->plan.cwd,
 			   strerror(rep.err));
 	agent_fail(r->a, "cannot run %s: %s: %s", r->a->plan.argv[0],
-		   rep.step >= 0 && rep.step <= STEP_EXEC ? step_names[rep.step] : "?", strerror(rep.err));
+		   rep.step >= 0 && rep.step < STEP_N ? step_names[rep.step] : "?", strerror(rep.err));
 }
 
 static void start(struct relay *r)
 {
-	struct child_fds fds;
-	int report[2];
+	struct agent_child_fds fds;
+	int report[2], status[2];
 
 	if (r->tty)
 		open_pty(r, &fds);
 	else
 		open_pipes(r, &fds);
-	if (pipe2(report, O_CLOEXEC) < 0)
+	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(status, O_CLOEXEC | O_NONBLOCK) < 0)
 		agent_fail(r->a, "cannot run %s: pipe: %s", r->a->plan.argv[0], strerror(errno));
 	fds.report = report[1];
-	r->pid = fork();
+	fds.status = status[1];
+	r->status_fd = status[0];
+	r->pid = agent_clone_command();
 	if (r->pid < 0)
-		agent_fail(r->a, "cannot run %s: fork: %s", r->a->plan.argv[0], strerror(errno));
+		agent_fail(r->a, "cannot run %s: namespaces: %s", r->a->plan.argv[0], strerror(errno));
 	if (r->pid == 0)
-		child_exec(&r->a->plan, &fds);
+		agent_command_main(&r->a->plan, &fds);
 	close(report[1]);
+	close(status[1]);
 	for (int i = 0; i < 3; i++)
 		if (i == 0 || fds.stdio[i] != fds.stdio[0])
 			close(fds.stdio[i]);
@@ -242,8 +174,14 @@ static void reap(struct relay *r)
 	/* PID 1 reaps every process, orphans included. */
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (pid == r->pid) {
+			int cmd_status;
+
+			/* The namespace's PID 1 passed on the command's
+			 * status; killed (the host went away), it is its own. */
 			r->done = true;
-			r->status = status;
+			r->status = read(r->status_fd, &cmd_status, sizeof cmd_status) == (ssize_t)sizeof cmd_status
+					    ? cmd_status
+					    : status;
 		}
 	}
 }
@@ -506,7 +444,7 @@ static void send_status(struct relay *r)
 
 void agent_run(struct agent *a)
 {
-	struct relay r = { .a = a, .tty = a->plan.tty, .master = -1, .in = -1, .out = -1, .err = -1 };
+	struct relay r = { .a = a, .tty = a->plan.tty, .master = -1, .in = -1, .out = -1, .err = -1, .status_fd = -1 };
 	sigset_t set;
 
 	sigemptyset(&set);
@@ -531,6 +469,8 @@ void agent_run(struct agent *a)
 	close_fd(&r.out);
 	close_fd(&r.err);
 	close(r.sigfd);
+	if (r.status_fd >= 0)
+		close(r.status_fd);
 	free(r.pending);
 	free(r.chunk);
 }

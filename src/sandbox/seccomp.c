@@ -12,9 +12,14 @@
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <seccomp.h>
+
+#include "util/cleanup.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -269,42 +274,93 @@ static int add_special_rules(scmp_filter_ctx ctx, struct sp_err *err)
 	return add_socket_rules(ctx, err);
 }
 
-int sp_seccomp_apply(struct sp_err *err)
+/* The whole filter in a new context: *CTX, to load or to export. */
+static int build_filter(scmp_filter_ctx *out, struct sp_err *err)
 {
 	scmp_filter_ctx ctx;
-	int rc, ret = -1;
+	int rc;
 
 	/* seccomp_init() puts only the native arch in the filter.  Any other
 	 * audit arch (i386 through int 0x80 or a compat entry) gets the
 	 * bad-arch action.  x32 shares x86_64's audit arch; libseccomp then
 	 * refuses numbers with __X32_SYSCALL_BIT through the same bad-arch
 	 * action as long as x32 is not added (checked by the test that dumps
-	 * the loaded program). */
+	 * the loaded program: tests/integration/seccomp-dump.c, from escape.sh
+	 * and exec.sh). */
 	ctx = seccomp_init(SCMP_ACT_ALLOW);
-	if (ctx == NULL)
+	if (ctx == NULL || (SP_MUTATE_NNP && seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0))
 		return sp_fail(err, SP_ERR_RUNTIME, "seccomp_init failed");
 
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(ENOSYS));
 	if (rc < 0) {
 		sp_fail_errno(err, -rc, "set seccomp bad-arch action");
-		goto out;
+		goto fail;
 	}
 	for (size_t i = 0; i < N_PLAIN; i++) {
 		if (add_rule(ctx, SCMP_ACT_ERRNO(EPERM), rules[i].what, 0, NULL, err) < 0)
-			goto out;
+			goto fail;
 	}
 	if (add_special_rules(ctx, err) < 0)
-		goto out;
-
-	rc = seccomp_load(ctx);
-	if (rc < 0) {
-		sp_fail_errno(err, -rc, "load seccomp filter");
-		goto out;
-	}
-	ret = 0;
-out:
+		goto fail;
+	*out = ctx;
+	return 0;
+fail:
 	seccomp_release(ctx);
-	return ret;
+	return -1;
+}
+
+int sp_seccomp_apply(struct sp_err *err)
+{
+	scmp_filter_ctx ctx;
+	int rc;
+
+	if (SP_MUTATE_SECCOMP) /* tests/mutation: no filter */
+		return 0;
+	if (build_filter(&ctx, err) < 0)
+		return -1;
+	rc = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (rc < 0)
+		return sp_fail_errno(err, -rc, "load seccomp filter");
+	return 0;
+}
+
+int sp_seccomp_export(uint8_t **prog, size_t *len, struct sp_err *err)
+{
+	scmp_filter_ctx ctx = NULL; /* gcc cannot see build_filter() set it */
+	cleanup_fd int fd = -1;
+	struct stat st;
+	uint8_t *buf;
+	int rc;
+
+	*prog = NULL;
+	*len = 0;
+	if (build_filter(&ctx, err) < 0)
+		return -1;
+	/* Debian 12's libseccomp (2.5) exports to a descriptor only. */
+	fd = memfd_create("spectrum-seccomp", MFD_CLOEXEC);
+	if (fd < 0) {
+		seccomp_release(ctx);
+		return sp_fail_errno(err, errno, "memfd for the seccomp filter");
+	}
+	rc = seccomp_export_bpf(ctx, fd);
+	seccomp_release(ctx);
+	if (rc < 0)
+		return sp_fail_errno(err, -rc, "export the seccomp filter");
+	if (fstat(fd, &st) < 0)
+		return sp_fail_errno(err, errno, "export the seccomp filter");
+	if (st.st_size <= 0 || st.st_size > 65536)
+		return sp_fail(err, SP_ERR_RUNTIME, "export the seccomp filter: %lld bytes", (long long)st.st_size);
+	buf = malloc((size_t)st.st_size);
+	if (!buf)
+		return sp_fail_errno(err, ENOMEM, "export the seccomp filter");
+	if (pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) {
+		free(buf);
+		return sp_fail_errno(err, errno ? errno : EIO, "read back the seccomp filter");
+	}
+	*prog = buf;
+	*len = (size_t)st.st_size;
+	return 0;
 }
 
 int sp_seccomp_apply_file_server(struct sp_err *err)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/err.h"
 
@@ -15,6 +16,12 @@ struct sp_seccomp_rule_desc {
 /* Loads the filter into the calling process.  The caller has set
  * no_new_privs.  Inherited by every child and kept across execve. */
 int sp_seccomp_apply(struct sp_err *err);
+
+/* The same filter as a classic BPF program (struct sock_filter[],
+ * *LEN bytes, malloc'ed into *PROG), for a VM guest's agent to load: the
+ * guest's command gets exactly the container's filter, built here by the
+ * same code, and the static agent needs no libseccomp. */
+int sp_seccomp_export(uint8_t **prog, size_t *len, struct sp_err *err);
 
 /* The rules, for `inspect` and `check`. */
 const struct sp_seccomp_rule_desc *sp_seccomp_rules(size_t *n);

@@ -27,7 +27,9 @@
 #include "sandbox/engine.h"
 #include "sandbox/idrange.h"
 #include "sandbox/janitor.h"
+#include "sandbox/pty.h"
 #include "sandbox/runtime.h"
+#include "util/shown.h"
 #include "util/strv.h"
 #include "vm/accel.h"
 #include "vm/boot.h"
@@ -78,6 +80,7 @@ struct vm_relay {
 	int term_fd;
 	struct termios saved;
 	bool raw;
+	int tty_watch; /* the watcher that restores SAVED if we are killed */
 	const char *pidfile;
 	bool pid_written;
 };
@@ -223,12 +226,11 @@ static void on_frame(struct vm_relay *r, char type, const uint8_t *p, size_t len
 		break;
 	case SP_FRAME_ERROR:
 		/* One line of text, whatever the guest sent: no terminal
-		 * controls reach the host's terminal, no forged lines. */
+		 * controls reach the host's terminal, no forged lines
+		 * (util/shown.h). */
 		if (r->error[0])
 			break;
-		for (size_t i = 0; i < len && i < sizeof r->error - 1; i++)
-			r->error[i] = p[i] < 0x20 || p[i] == 0x7f ? '?' : (char)p[i];
-		r->error[len < sizeof r->error ? len : sizeof r->error - 1] = '\0';
+		sp_shown_n(r->error, sizeof r->error, (const char *)p, len);
 		break;
 	default:
 		break;
@@ -311,6 +313,39 @@ static void read_stdin(struct vm_relay *r)
 	send_frame(r, SP_FRAME_STDIN, buf, (size_t)n);
 }
 
+/* PF_EXITING in /proc/PID/stat's flags (include/linux/sched.h). */
+#define TASK_PF_EXITING 0x00000004u
+
+/* True when PID's exit has begun (PF_EXITING) or is done (a zombie).
+ * A virtiofsd stops on its own when QEMU's end of its socket closes, and
+ * QEMU's descriptors close only once its exit has begun: so a virtiofsd
+ * gone while QEMU is exiting is QEMU's end, not the share's, whichever of
+ * the two the engine hears of first. */
+static bool exiting(pid_t pid)
+{
+	char path[64], buf[1024], state;
+	unsigned long flags;
+	const char *rp;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true; /* reaped already: not the engine's child any more */
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	/* "PID (COMM) STATE PPID PGRP SESSION TTY TPGID FLAGS": COMM may
+	 * hold anything, so the fields start after its last ')'. */
+	rp = strrchr(buf, ')');
+	if (!rp || sscanf(rp + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+		return false;
+	return state == 'Z' || state == 'X' || (flags & TASK_PF_EXITING);
+}
+
 static void on_signal(struct vm_relay *r)
 {
 	struct signalfd_siginfo si;
@@ -329,7 +364,7 @@ static void on_signal(struct vm_relay *r)
 			if (sh->pid <= 0 || waitpid(sh->pid, NULL, WNOHANG) != sh->pid)
 				continue;
 			sh->pid = 0;
-			if (!r->qemu_done && !r->got_exit && !r->error[0]) {
+			if (!r->qemu_done && !r->got_exit && !r->error[0] && !exiting(r->qemu)) {
 				snprintf(r->error, sizeof r->error, "virtiofsd of the %s share stopped; the guest was stopped",
 					 sh->tag);
 				kill(r->qemu, SIGKILL);
@@ -445,13 +480,21 @@ static int open_console_log(const struct sp_store *store, const char *name, char
 static void make_raw(struct vm_relay *r)
 {
 	struct termios t;
+	struct sp_err err = { 0 };
 
 	if (!r->tty || !isatty(0) || tcgetattr(0, &r->saved) < 0)
+		return;
+	/* Without the watcher a SIGKILL would leave the admin's terminal
+	 * raw: then it stays cooked (the guest's line editing suffers, the
+	 * admin's shell does not). */
+	if (sp_pty_watch_start(&r->saved, &r->tty_watch, &err) < 0)
 		return;
 	t = r->saved;
 	cfmakeraw(&t);
 	if (tcsetattr(0, TCSANOW, &t) == 0)
 		r->raw = true;
+	else
+		sp_pty_watch_done(&r->tty_watch);
 }
 
 static int vm_run(const struct sp_plan *plan, const struct sp_store *store, const struct sp_run_opts *opts,
@@ -462,7 +505,8 @@ static int vm_run(const struct sp_plan *plan, const struct sp_store *store, cons
 	struct sp_cgroup *cg = NULL;
 	struct sp_janitor jan = { -1, -1 };
 	struct sp_vm_shares shares = { 0 };
-	struct vm_relay r = { .ctl = -1, .con = -1, .log = -1, .sigfd = -1, .qemu = -1, .term_fd = -1, .errpipe = -1 };
+	struct vm_relay r = { .ctl = -1, .con = -1, .log = -1, .sigfd = -1, .qemu = -1, .term_fd = -1, .errpipe = -1,
+				.tty_watch = -1 };
 	struct sp_qemu_config qc;
 	char why[256], logpath[4200], rundir[4200], pidfile[4300], *share_dir = NULL;
 	int ctl[2] = { -1, -1 }, con[2] = { -1, -1 }, errp[2] = { -1, -1 }, ret = -1, kernel_fd = -1, initrd_fd = -1;
@@ -507,7 +551,7 @@ static int vm_run(const struct sp_plan *plan, const struct sp_store *store, cons
 		if (sp_janitor_start_with(plan->id, leftovers, lock_fd, &jan, err) < 0)
 			goto out;
 	}
-	if (sp_vm_shares_prepare(plan, store, &shares, err) < 0)
+	if (sp_vm_shares_prepare(plan, store, lease.base, &shares, err) < 0)
 		goto out;
 	if (sp_vm_guest_plan(plan, &shares, r.tty, &gp, &gp_len, err) < 0)
 		goto out;
@@ -612,8 +656,10 @@ static int vm_run(const struct sp_plan *plan, const struct sp_store *store, cons
 	}
 	ret = 0;
 out:
-	if (r.raw)
+	if (r.raw) {
 		tcsetattr(0, TCSANOW, &r.saved);
+		sp_pty_watch_done(&r.tty_watch);
+	}
 	if (r.qemu > 0 && !r.qemu_done) {
 		kill(r.qemu, SIGKILL);
 		waitpid(r.qemu, NULL, 0);

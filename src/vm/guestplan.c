@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "guest/proto.h"
+#include "sandbox/seccomp.h"
 #include "vm/guestplan.h"
 
 static bool under_dev(const char *path)
@@ -24,8 +25,14 @@ int sp_vm_guest_plan(const struct sp_plan *plan, const struct sp_vm_shares *shar
 		.tty = tty,
 	};
 	char *tmpfs[SP_PLAN_MAX_TMPFS + 1] = { 0 };
-	size_t nt = 0;
+	char *ro[SP_PLAN_MAX_PROC + 1] = { 0 }, *mask[SP_PLAN_MAX_PROC + 1] = { 0 };
+	size_t nt = 0, nro = 0, nmask = 0;
 	int ret = -1;
+
+	/* The command in the guest gets the container's filter, from the
+	 * same code: one deny list for both engines. */
+	if (sp_seccomp_export(&g.seccomp, &g.seccomp_len, err) < 0)
+		return -1;
 
 	g.mounts = calloc(shares->n ? shares->n : 1, sizeof *g.mounts);
 	g.links = calloc(plan->n_mounts ? plan->n_mounts : 1, sizeof *g.links);
@@ -55,8 +62,16 @@ int sp_vm_guest_plan(const struct sp_plan *plan, const struct sp_vm_shares *shar
 		else if (m->kind == SP_MNT_TMPFS && strcmp(m->target, "/") != 0 && strcmp(m->target, "/dev") != 0 &&
 			 strcmp(m->target, "/dev/shm") != 0 && nt < SP_PLAN_MAX_TMPFS)
 			tmpfs[nt++] = m->target;
+		/* The command's own /proc in the guest hides and protects
+		 * what a container's does. */
+		else if (m->kind == SP_MNT_RO_REMOUNT && strncmp(m->target, "/proc/", 6) == 0 && nro < SP_PLAN_MAX_PROC)
+			ro[nro++] = m->target;
+		else if (m->kind == SP_MNT_MASK && strncmp(m->target, "/proc/", 6) == 0 && nmask < SP_PLAN_MAX_PROC)
+			mask[nmask++] = m->target;
 	}
 	g.tmpfs = tmpfs;
+	g.ro = ro;
+	g.mask = mask;
 	if (sp_guest_plan_encode(&g, out, len) < 0) {
 		sp_fail_errno(err, errno, "the guest's plan");
 		goto out;
@@ -65,5 +80,6 @@ int sp_vm_guest_plan(const struct sp_plan *plan, const struct sp_vm_shares *shar
 out:
 	free(g.mounts);
 	free(g.links);
+	free(g.seccomp);
 	return ret;
 }

@@ -1,7 +1,11 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <linux/mount.h>
+#include <linux/securebits.h>
 #include <sched.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,7 @@
 #include <unistd.h>
 
 #include "sandbox/idmap.h"
+#include "sandbox/idrange.h"
 #include "sandbox/mountpoint.h"
 #include "sandbox/seccomp.h"
 #include "util/rmtree.h"
@@ -123,8 +128,77 @@ static int open_share_dir(const struct sp_store *store, struct sp_vm_shares *s, 
 	return *fd < 0 ? sp_fail_errno(err, errno, "open %s", s->share_dir) : 0;
 }
 
-int sp_vm_shares_prepare(const struct sp_plan *plan, const struct sp_store *store, struct sp_vm_shares *s,
-			 struct sp_err *err)
+static int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* The user namespace every virtiofsd of the instance runs in: its ids 0
+ * to SP_ID_RANGE - 2 are the host's BASE and up, a part of the
+ * instance's leased range that QEMU's id (the range's first) is not in.
+ * Held open by descriptor; the process that made it is gone. */
+static int server_userns(uid_t base, int *fd, struct sp_err *err)
+{
+	char path[64], map[64];
+	int sync[2], ret = -1;
+	pid_t pid;
+	char c;
+
+	if (pipe2(sync, O_CLOEXEC) < 0)
+		return sp_fail_errno(err, errno, "pipe");
+	pid = fork();
+	if (pid == 0) {
+		/* Says it is in, then waits to be killed. */
+		close(sync[0]);
+		if (unshare(CLONE_NEWUSER) < 0 || write(sync[1], "u", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(sync[1]);
+	if (pid < 0) {
+		close(sync[0]);
+		return sp_fail_errno(err, errno, "fork");
+	}
+	if (read(sync[0], &c, 1) != 1) {
+		sp_fail(err, SP_ERR_RUNTIME, "the user namespace for virtiofsd could not be made");
+		goto out;
+	}
+	snprintf(map, sizeof map, "0 %u %u\n", (unsigned)base, SP_ID_RANGE - 1);
+	snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
+	if (write_text(path, map) < 0) {
+		sp_fail_errno(err, errno, "write %s", path);
+		goto out;
+	}
+	snprintf(path, sizeof path, "/proc/%d/gid_map", (int)pid);
+	if (write_text(path, map) < 0) {
+		sp_fail_errno(err, errno, "write %s", path);
+		goto out;
+	}
+	snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0) {
+		sp_fail_errno(err, errno, "open %s", path);
+		goto out;
+	}
+	ret = 0;
+out:
+	close(sync[0]);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return ret;
+}
+
+int sp_vm_shares_prepare(const struct sp_plan *plan, const struct sp_store *store, uid_t id_base,
+			 struct sp_vm_shares *s, struct sp_err *err)
 {
 	const unsigned long long ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 	const unsigned long long rw = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
@@ -134,10 +208,15 @@ int sp_vm_shares_prepare(const struct sp_plan *plan, const struct sp_store *stor
 
 	memset(s, 0, sizeof *s);
 	s->name = plan->name;
-	/* The guest's user is uid/gid PLAN->uid on the host side of
-	 * virtiofs: the store's owner appears as it, and what it writes
-	 * lands owned by the store's owner. */
-	if (sp_idmap_userns(store->owner_uid, store->owner_gid, plan->uid, plan->gid, &userns, err) < 0)
+	s->userns_fd = -1;
+	s->server_base = id_base + SP_VM_SERVER_ID_OFFSET;
+	if (server_userns(s->server_base, &s->userns_fd, err) < 0)
+		goto out;
+	/* The guest's user is uid/gid PLAN->uid in virtiofsd's user
+	 * namespace (host ids SERVER_BASE + uid): the store's owner appears
+	 * as it, and what it writes lands owned by the store's owner. */
+	if (sp_idmap_userns(store->owner_uid, store->owner_gid, s->server_base + plan->uid,
+			    s->server_base + plan->gid, &userns, err) < 0)
 		goto out;
 	if (sp_store_home(store, plan->name, &home, err) < 0)
 		goto out;
@@ -273,8 +352,10 @@ static void assemble_root(const struct sp_plan *plan)
 				close(fd);
 			}
 			/* Read-only, nosuid, nodev all the way down: a mount
-			 * beneath /usr keeps no write access (virtiofsd serves
-			 * this share as host root, not idmapped). */
+			 * beneath /usr keeps no write access.  Not idmapped:
+			 * virtiofsd, in its own user namespace, sees the host's
+			 * files as unmapped ids (the guest sees nobody:nogroup)
+			 * and reads them through their "other" permissions. */
 			if (sp_detached_mount(AT_FDCWD, m->source, true,
 					      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, -1, &fd, &e) < 0 ||
 			    syscall(SYS_move_mount, fd, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
@@ -311,8 +392,75 @@ static void assemble_root(const struct sp_plan *plan)
 		die("make the root read-only");
 }
 
-static void virtiofsd_child(const struct sp_vm_share *sh, const struct sp_plan *plan, int listen_fd, int go,
-			    int log_fd)
+/* From host root to the instance's virtiofsd namespace (host ids
+ * SERVER_BASE and up, no capability outside it).  The mounts made so far
+ * are copied into a mount namespace it owns, where the kernel locks them
+ * (read-only, nosuid, nodev stay; nothing beneath is revealed):
+ * virtiofsd's own sandbox (a pid, mount and net namespace, pivot_root into
+ * the export) then runs on those capabilities of the namespace only.
+ *
+ * Not as the namespace's uid 0 but as the guest's user (UID, GID), with
+ * every capability of the namespace kept through the exec (ambient): the
+ * calls virtiofsd makes under its own ids (rename, link) then run as the
+ * ids that the idmapped exports give the store's owner.  As uid 0 of the
+ * namespace, which no export maps, each failed with EOVERFLOW.  The ids
+ * virtiofsd takes for a guest's request (another guest uid) still map to
+ * nothing, so those still fail.  SECBIT_NO_SETUID_FIXUP: those switches
+ * of its effective uid leave its capabilities as they are. */
+static void enter_userns(int userns_fd, uid_t uid, gid_t gid)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (setns(userns_fd, CLONE_NEWUSER) < 0)
+		die("enter the user namespace");
+	if (unshare(CLONE_NEWNS) < 0)
+		die("a mount namespace of the user namespace");
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0) < 0 || setgroups(0, NULL) < 0 ||
+	    setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		die("become the guest's user in the user namespace");
+	/* Inheritable = permitted, then every one ambient. */
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		die("capget");
+	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+		data[i].inheritable = data[i].permitted;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		die("capset");
+	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno != EINVAL)
+			die("raise the ambient capabilities");
+	/* The id change cleared it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+		_exit(127);
+}
+
+/* No user namespace made by virtiofsd, as none by a container's command:
+ * one would hold every capability over namespaces of its own, which is
+ * the kernel surface a guest that took virtiofsd over would go for next
+ * (virtiofsd's own filter lets clone and unshare through, for its
+ * threads).  clone3 hides its flags from seccomp: ENOSYS, and glibc falls
+ * back to clone. */
+static int refuse_userns(struct sp_err *err)
+{
+	const struct scmp_arg_cmp newuser = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER);
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	int rc;
+
+	if (ctx == NULL)
+		return sp_fail(err, SP_ERR_RUNTIME, "seccomp_init failed");
+	rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 1, newuser);
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1, newuser);
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	if (rc == 0)
+		rc = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return rc < 0 ? sp_fail_errno(err, -rc, "load the seccomp filter against user namespaces") : 0;
+}
+
+static void virtiofsd_child(const struct sp_vm_share *sh, const struct sp_plan *plan, int userns_fd, int listen_fd,
+			    int go, int log_fd)
 {
 	char fdarg[32], cache[32];
 	char c;
@@ -337,7 +485,9 @@ static void virtiofsd_child(const struct sp_vm_share *sh, const struct sp_plan *
 		_exit(127);
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		die("private mount namespace");
-	if (mount("tmpfs", EXPORT_BASE, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700,size=64k") < 0 ||
+	/* 0711: virtiofsd, privileged in its own user namespace only,
+	 * passes through to the export but reads nothing else here. */
+	if (mount("tmpfs", EXPORT_BASE, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0711,size=64k") < 0 ||
 	    mkdir(EXPORT_DIR, 0755) < 0)
 		die("mount " EXPORT_BASE);
 	if (sh->export_fd < 0) {
@@ -345,6 +495,7 @@ static void virtiofsd_child(const struct sp_vm_share *sh, const struct sp_plan *
 	} else if (syscall(SYS_move_mount, sh->export_fd, "", AT_FDCWD, EXPORT_DIR, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
 		die("attach the export");
 	}
+	enter_userns(userns_fd, plan->uid, plan->gid);
 	if (dup2(listen_fd, VIRTIOFSD_FD) < 0)
 		die("dup2");
 	/* Nothing else of the engine's (its caller's descriptors, the
@@ -352,7 +503,7 @@ static void virtiofsd_child(const struct sp_vm_share *sh, const struct sp_plan *
 	syscall(SYS_close_range, VIRTIOFSD_FD + 1, ~0U, 0);
 	{
 		struct sp_err e;
-		if (sp_seccomp_apply_file_server(&e) < 0) {
+		if (sp_seccomp_apply_file_server(&e) < 0 || refuse_userns(&e) < 0) {
 			dprintf(2, "spectrum: virtiofsd setup: %s\n", e.msg);
 			_exit(127);
 		}
@@ -362,9 +513,10 @@ static void virtiofsd_child(const struct sp_vm_share *sh, const struct sp_plan *
 	 * the guest runs: it may cache it all.  A read-only grant may still
 	 * change on the host. */
 	snprintf(cache, sizeof cache, "cache=%s", sh->export_fd < 0 ? "always" : "auto");
+	/* --rlimit-nofile=0: raising the limit is not the namespace's to do. */
 	execve(sp_virtiofsd_path(),
 	       (char *const[]){ "virtiofsd", fdarg, "-o", "source=" EXPORT_DIR, "-o", cache, "-o", "sandbox=namespace",
-				"-o", "log_level=err", NULL },
+				"-o", "log_level=err", "--rlimit-nofile=0", NULL },
 	       (char *const[]){ "PATH=/usr/bin:/bin", NULL });
 	die(sp_virtiofsd_path());
 }
@@ -425,7 +577,7 @@ int sp_vm_shares_start(struct sp_vm_shares *s, const struct sp_plan *plan, const
 		}
 		pid = fork();
 		if (pid == 0)
-			virtiofsd_child(sh, plan, l, go[0], log_fd);
+			virtiofsd_child(sh, plan, s->userns_fd, l, go[0], log_fd);
 		close(l);
 		close(go[0]);
 		if (pid < 0) {
@@ -467,6 +619,8 @@ void sp_vm_shares_stop(struct sp_vm_shares *s)
 		free(sh->guest_path);
 	}
 	free(s->v);
+	if (s->userns_fd > 0)
+		close(s->userns_fd);
 	if (s->share_dir)
 		sp_rmtree(AT_FDCWD, s->share_dir);
 	free(s->share_dir);

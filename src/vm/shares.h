@@ -12,6 +12,12 @@
  * Each virtiofsd is started in a mount namespace of its own in which only
  * its export is mounted (and it adds its own namespaces and seccomp
  * filter on top), in the instance's cgroup, and dies with the engine.
+ * It is not host root: it runs in a user namespace whose ids are a part
+ * of the instance's leased range (SP_VM_SERVER_ID_OFFSET on), as the
+ * guest's user there, with capabilities in that namespace only, serving
+ * idmapped exports in which the store's owner is that user (so that what
+ * it does under its own ids, rename and link, is the owner's).  A guest that
+ * exploits a virtiofsd bug holds an unprivileged, namespaced process.
  * Its vhost-user socket is connected before QEMU starts and unlinked at
  * once: QEMU gets the connected end as a descriptor, so no socket file
  * outlives the start. */
@@ -38,9 +44,14 @@ struct sp_vm_share {
 	int qemu_fd;      /* QEMU's end of its vhost-user socket */
 };
 
+/* virtiofsd's id 0 is the host's lease base + this: QEMU has the base. */
+#define SP_VM_SERVER_ID_OFFSET 1
+
 struct sp_vm_shares {
 	struct sp_vm_share *v;
 	size_t n;
+	int userns_fd;    /* virtiofsd's user namespace; -1 before prepare */
+	uid_t server_base; /* its id 0 on the host */
 	const char *name; /* the instance's */
 	char *share_dir; /* RUN/shares/NAME on the host, removed by stop */
 };
@@ -64,9 +75,11 @@ size_t sp_vm_share_describe(const struct sp_plan *plan, struct sp_vm_share_desc 
 char *sp_vm_share_dir(const struct sp_store *store, const char *name);
 
 /* Resolves and opens everything to export (grants beneath data/, mount
- * points made without following symlinks), without starting anything. */
-int sp_vm_shares_prepare(const struct sp_plan *plan, const struct sp_store *store, struct sp_vm_shares *s,
-			 struct sp_err *err);
+ * points made without following symlinks), without starting anything;
+ * makes virtiofsd's user namespace from ID_BASE, the first host id of
+ * the instance's lease. */
+int sp_vm_shares_prepare(const struct sp_plan *plan, const struct sp_store *store, uid_t id_base,
+			 struct sp_vm_shares *s, struct sp_err *err);
 
 /* Starts one virtiofsd per share, in CG, with their stderr on LOG_FD. */
 int sp_vm_shares_start(struct sp_vm_shares *s, const struct sp_plan *plan, const struct sp_store *store,

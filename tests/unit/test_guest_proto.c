@@ -235,7 +235,9 @@ static void test_frame_write_refuses(void **ctx)
 /* ---- plans ---- */
 
 #define PAYLOAD(s) (const uint8_t *)(s), sizeof(s) - 1
-#define BASE "hostname=box\0uid=1000\0gid=100\0cwd=/home/u\0"
+/* One BPF instruction (return ALLOW), hex: the filter is required. */
+#define SC "seccomp=0600000000000000\0"
+#define BASE "hostname=box\0uid=1000\0gid=100\0cwd=/home/u\0" SC
 
 static bool strv_equal(char **a, char **b)
 {
@@ -253,7 +255,8 @@ static bool plan_equal(const struct sp_guest_plan *a, const struct sp_guest_plan
 	if (strcmp(a->hostname, b->hostname) != 0 || a->uid != b->uid || a->gid != b->gid ||
 	    strcmp(a->cwd, b->cwd) != 0 || a->tty != b->tty || !strv_equal(a->argv, b->argv) ||
 	    !strv_equal(a->envp, b->envp) || !strv_equal(a->tmpfs, b->tmpfs) || a->n_mounts != b->n_mounts ||
-	    a->n_links != b->n_links)
+	    a->n_links != b->n_links || !strv_equal(a->ro, b->ro) || !strv_equal(a->mask, b->mask) ||
+	    a->seccomp_len != b->seccomp_len || memcmp(a->seccomp, b->seccomp, a->seccomp_len) != 0)
 		return false;
 	for (size_t i = 0; i < a->n_mounts; i++)
 		if (strcmp(a->mounts[i].tag, b->mounts[i].tag) != 0 ||
@@ -275,7 +278,8 @@ static void test_plan_parse_fields(void **ctx)
 	(void)ctx;
 	assert_int_equal(sp_guest_plan_parse(PAYLOAD(BASE "tty=1\0arg=/bin/sh\0arg=\0arg=-c\0env=A=b=c\0"
 						      "mount=nix-store:ro:/nix/store\0mount=home:rw:/home/u\0"
-						      "link=/nix/store/x-bash/bin:/bin\0tmpfs=/tmp\0tmpfs=/run\0"),
+						      "link=/nix/store/x-bash/bin:/bin\0tmpfs=/tmp\0tmpfs=/run\0"
+						      "ro=/proc/sys\0mask=/proc/kcore\0mask=/proc/acpi\0"),
 					     &p, why, sizeof why),
 			 0);
 	assert_string_equal(p.hostname, "box");
@@ -300,6 +304,13 @@ static void test_plan_parse_fields(void **ctx)
 	assert_string_equal(p.tmpfs[0], "/tmp");
 	assert_string_equal(p.tmpfs[1], "/run");
 	assert_null(p.tmpfs[2]);
+	assert_string_equal(p.ro[0], "/proc/sys");
+	assert_null(p.ro[1]);
+	assert_string_equal(p.mask[0], "/proc/kcore");
+	assert_string_equal(p.mask[1], "/proc/acpi");
+	assert_null(p.mask[2]);
+	assert_int_equal(p.seccomp_len, 8);
+	assert_memory_equal(p.seccomp, "\x06\0\0\0\0\0\0\0", 8);
 	sp_guest_plan_free(&p);
 
 	/* The minimum: no env, no tmpfs, yet both lists are there for execve. */
@@ -310,6 +321,10 @@ static void test_plan_parse_fields(void **ctx)
 	assert_null(p.tmpfs[0]);
 	assert_false(p.tty);
 	assert_int_equal(p.n_mounts, 0);
+	assert_non_null(p.ro);
+	assert_null(p.ro[0]);
+	assert_non_null(p.mask);
+	assert_null(p.mask[0]);
 	sp_guest_plan_free(&p);
 }
 
@@ -324,10 +339,13 @@ static void test_plan_round_trip(void **ctx)
 		{ "grant-0", "/home/alice/Documents/odd:name", false },
 	};
 	struct sp_guest_link links[] = { { "../nix/store/abc-env/bin", "/usr/bin" } };
+	char *ro[] = { "/proc/sys", "/proc/bus", NULL }, *mask[] = { "/proc/kcore", NULL };
+	uint8_t prog[24] = { 0x20, 0, 0, 0, 4, 0, 0, 0, 0x15, 0, 0, 1, 0x3e, 0, 0, 0xc0, 0x06, 0, 0, 0, 0, 0, 0xff, 0x7f };
 	struct sp_guest_plan in = {
 		.hostname = "writer-1", .uid = 1000, .gid = 2147483647u, .cwd = "/",
 		.argv = argv, .envp = envp, .mounts = mounts, .n_mounts = 3,
 		.links = links, .n_links = 1, .tmpfs = tmpfs, .tty = true,
+		.seccomp = prog, .seccomp_len = sizeof prog, .ro = ro, .mask = mask,
 	};
 	struct sp_guest_plan out;
 	uint8_t *buf = NULL, *again = NULL;
@@ -349,6 +367,8 @@ static void test_plan_round_trip(void **ctx)
 	/* NULL lists encode as empty ones. */
 	in.envp = NULL;
 	in.tmpfs = NULL;
+	in.ro = NULL;
+	in.mask = NULL;
 	in.tty = false;
 	assert_int_equal(sp_guest_plan_encode(&in, &buf, &len), 0);
 	assert_int_equal(sp_guest_plan_parse(buf, len, &out, why, sizeof why), 0);
@@ -366,17 +386,17 @@ struct bad_plan {
 static void test_plan_bad(void **ctx)
 {
 	static const struct bad_plan bad[] = {
-		{ PAYLOAD(BASE "arg=/bin/sh\0mount=m:ro:nix/store\0"), "record 6: mount: 'nix/store' is not an absolute path" },
-		{ PAYLOAD(BASE "arg=/bin/sh\0mount=m:ro:/nix/../etc\0"), "record 6: mount: '/nix/../etc' has a '.' or '..' component" },
+		{ PAYLOAD(BASE "arg=/bin/sh\0mount=m:ro:nix/store\0"), "record 7: mount: 'nix/store' is not an absolute path" },
+		{ PAYLOAD(BASE "arg=/bin/sh\0mount=m:ro:/nix/../etc\0"), "record 7: mount: '/nix/../etc' has a '.' or '..' component" },
 		{ PAYLOAD(BASE "arg=/bin/sh\0mount=m:ro:/nix/./store\0"), "'.' or '..'" },
 		{ PAYLOAD(BASE "arg=/bin/sh\0mount=m:ro:/nix//store\0"), "empty component" },
 		{ PAYLOAD(BASE "arg=/bin/sh\0mount=m:ro:/nix/store/\0"), "ends with '/'" },
-		{ PAYLOAD(BASE "arg=/bin/sh\0mount=m:ro:/\0"), "record 6: mount: '/' is /" },
-		{ PAYLOAD(BASE "arg=/bin/sh\0mount=Nix:ro:/nix\0"), "record 6: mount: tag must be" },
+		{ PAYLOAD(BASE "arg=/bin/sh\0mount=m:ro:/\0"), "record 7: mount: '/' is /" },
+		{ PAYLOAD(BASE "arg=/bin/sh\0mount=Nix:ro:/nix\0"), "record 7: mount: tag must be" },
 		{ PAYLOAD(BASE "arg=/bin/sh\0mount=:ro:/nix\0"), "tag must be" },
 		{ PAYLOAD(BASE "arg=/bin/sh\0mount=a234567890123456789012345678901234567:ro:/nix\0"), "tag must be" },
-		{ PAYLOAD(BASE "arg=/bin/sh\0mount=nix:rx:/nix\0"), "record 6: mount: mode must be ro or rw" },
-		{ PAYLOAD(BASE "arg=/bin/sh\0mount=nix:ro\0"), "record 6: mount: expected TAG:ro|rw:PATH" },
+		{ PAYLOAD(BASE "arg=/bin/sh\0mount=nix:rx:/nix\0"), "record 7: mount: mode must be ro or rw" },
+		{ PAYLOAD(BASE "arg=/bin/sh\0mount=nix:ro\0"), "record 7: mount: expected TAG:ro|rw:PATH" },
 		{ PAYLOAD(BASE "arg=/bin/sh\0link=/x\0"), "link: expected TARGET:PATH" },
 		{ PAYLOAD(BASE "arg=/bin/sh\0link=:/bin\0"), "link: expected TARGET:PATH" },
 		{ PAYLOAD(BASE "arg=/bin/sh\0link=/x:bin\0"), "link: 'bin' is not an absolute path" },
@@ -389,19 +409,19 @@ static void test_plan_bad(void **ctx)
 		{ PAYLOAD("hostname=a\0uid=1\0cwd=/\0arg=/x\0"), "no gid" },
 		{ PAYLOAD("hostname=a\0uid=1\0gid=1\0arg=/x\0"), "no cwd" },
 		{ PAYLOAD(""), "no hostname" },
-		{ PAYLOAD(BASE "hostname=box\0arg=/bin/sh\0"), "record 5: hostname: given twice" },
-		{ PAYLOAD(BASE "uid=1\0arg=/bin/sh\0"), "record 5: uid: given twice" },
-		{ PAYLOAD(BASE "cwd=/\0arg=/bin/sh\0"), "record 5: cwd: given twice" },
-		{ PAYLOAD(BASE "tty=1\0tty=1\0arg=/bin/sh\0"), "record 6: tty: given twice" },
-		{ PAYLOAD(BASE "tty=0\0arg=/bin/sh\0"), "record 5: tty: expected 1" },
-		{ PAYLOAD(BASE "arg=/bin/sh"), "record 5: not terminated by NUL" },
-		{ PAYLOAD(BASE "arg=/bin/sh\0a"), "record 6: not terminated by NUL" },
-		{ PAYLOAD(BASE "arg=/bin/sh\0color=red\0"), "record 6: unknown key 'color'" },
-		{ PAYLOAD(BASE "arg=/bin/sh\0\0"), "record 6: expected KEY=VALUE" },
-		{ PAYLOAD(BASE "arg=/bin/sh\0arg\0"), "record 6: expected KEY=VALUE" },
+		{ PAYLOAD(BASE "hostname=box\0arg=/bin/sh\0"), "record 6: hostname: given twice" },
+		{ PAYLOAD(BASE "uid=1\0arg=/bin/sh\0"), "record 6: uid: given twice" },
+		{ PAYLOAD(BASE "cwd=/\0arg=/bin/sh\0"), "record 6: cwd: given twice" },
+		{ PAYLOAD(BASE "tty=1\0tty=1\0arg=/bin/sh\0"), "record 7: tty: given twice" },
+		{ PAYLOAD(BASE "tty=0\0arg=/bin/sh\0"), "record 6: tty: expected 1" },
+		{ PAYLOAD(BASE "arg=/bin/sh"), "record 6: not terminated by NUL" },
+		{ PAYLOAD(BASE "arg=/bin/sh\0a"), "record 7: not terminated by NUL" },
+		{ PAYLOAD(BASE "arg=/bin/sh\0color=red\0"), "record 7: unknown key 'color'" },
+		{ PAYLOAD(BASE "arg=/bin/sh\0\0"), "record 7: expected KEY=VALUE" },
+		{ PAYLOAD(BASE "arg=/bin/sh\0arg\0"), "record 7: expected KEY=VALUE" },
 		{ PAYLOAD(BASE "arg=/bin/sh\0ARG=x\0"), "unknown key 'ARG'" },
 		{ PAYLOAD(BASE "arg=/bin/sh\0k\n\x01=x\0"), "unknown key 'k?" "?'" },
-		{ PAYLOAD(BASE "arg=/bin/sh\0env=NOEQUALS\0"), "record 6: env: expected KEY=VALUE" },
+		{ PAYLOAD(BASE "arg=/bin/sh\0env=NOEQUALS\0"), "record 7: env: expected KEY=VALUE" },
 		{ PAYLOAD(BASE "arg=/bin/sh\0env==x\0"), "env: expected KEY=VALUE" },
 		{ PAYLOAD("hostname=Box\0uid=1\0gid=1\0cwd=/\0arg=/x\0"), "record 1: hostname: expected 1 to 64" },
 		{ PAYLOAD("hostname=\0uid=1\0gid=1\0cwd=/\0arg=/x\0"), "hostname: expected" },
@@ -411,6 +431,17 @@ static void test_plan_bad(void **ctx)
 		{ PAYLOAD("hostname=a\0uid=01\0gid=1\0cwd=/\0arg=/x\0"), "uid: expected" },
 		{ PAYLOAD("hostname=a\0uid=\0gid=1\0cwd=/\0arg=/x\0"), "uid: expected" },
 		{ PAYLOAD("hostname=a\0uid=1\0gid=1x\0cwd=/\0arg=/x\0"), "record 3: gid: expected" },
+		/* The filter: required, once, whole instructions in lower-case hex. */
+		{ PAYLOAD("hostname=a\0uid=1\0gid=1\0cwd=/\0arg=/x\0"), "no seccomp" },
+		{ PAYLOAD(BASE SC "arg=/x\0"), "record 6: seccomp: given twice" },
+		{ PAYLOAD("hostname=a\0uid=1\0gid=1\0cwd=/\0arg=/x\0seccomp=\0"), "record 6: seccomp: expected 1 to 4096 BPF instructions" },
+		{ PAYLOAD("hostname=a\0uid=1\0gid=1\0cwd=/\0arg=/x\0seccomp=06000000000000\0"), "seccomp: expected 1 to 4096" },
+		{ PAYLOAD("hostname=a\0uid=1\0gid=1\0cwd=/\0arg=/x\0seccomp=060000000000000\0"), "seccomp: expected 1 to 4096" },
+		{ PAYLOAD("hostname=a\0uid=1\0gid=1\0cwd=/\0arg=/x\0seccomp=060000000000000G\0"), "seccomp: expected lower-case hex" },
+		{ PAYLOAD("hostname=a\0uid=1\0gid=1\0cwd=/\0arg=/x\0seccomp=06000000000000FF\0"), "seccomp: expected lower-case hex" },
+		{ PAYLOAD(BASE "arg=/bin/sh\0ro=/sys\0"), "record 7: ro: '/sys' is not beneath /proc" },
+		{ PAYLOAD(BASE "arg=/bin/sh\0mask=/proc/../etc\0"), "record 7: mask: '/proc/../etc' has a '.' or '..' component" },
+		{ PAYLOAD(BASE "arg=/bin/sh\0mask=/proc\0"), "mask: '/proc' is not beneath /proc" },
 	};
 	char why[256];
 
@@ -455,6 +486,8 @@ static void test_plan_limits(void **ctx)
 		{ "mount", "m:ro:/m", SP_PLAN_MAX_MOUNTS },
 		{ "link", "t:/l", SP_PLAN_MAX_LINKS },
 		{ "tmpfs", "/t", SP_PLAN_MAX_TMPFS },
+		{ "ro", "/proc/r", SP_PLAN_MAX_PROC },
+		{ "mask", "/proc/m", SP_PLAN_MAX_PROC },
 	};
 	struct sp_guest_plan p;
 	char why[256], want[64];
@@ -495,7 +528,10 @@ static void test_plan_encode_refuses(void **ctx)
 	char *bad_env[] = { "NOEQUALS", NULL };
 	struct sp_guest_mount colon_tag = { "a:b", "/m", true }, rel = { "m", "m", true };
 	struct sp_guest_link colon_target = { "a:b", "/l" };
-	struct sp_guest_plan good = { .hostname = "h", .cwd = "/", .argv = argv }, p;
+	uint8_t allow[8] = { 6, 0, 0, 0, 0, 0, 0xff, 0x7f };
+	char *outside[] = { "/sys/x", NULL };
+	struct sp_guest_plan good = { .hostname = "h", .cwd = "/", .argv = argv, .seccomp = allow, .seccomp_len = 8 },
+			     p;
 	uint8_t *buf;
 	size_t len;
 	char *big;
@@ -531,6 +567,21 @@ static void test_plan_encode_refuses(void **ctx)
 	p.argv = big_argv + 1; /* no arg */
 	assert_int_equal(sp_guest_plan_encode(&p, &buf, &len), -1);
 	assert_int_equal(errno, EINVAL);
+	/* No filter, or not whole instructions: the command would run
+	 * unconfined, or not at all. */
+	p = good;
+	p.seccomp = NULL;
+	p.seccomp_len = 0;
+	assert_int_equal(sp_guest_plan_encode(&p, &buf, &len), -1);
+	assert_int_equal(errno, EINVAL);
+	p = good;
+	p.seccomp_len = 7;
+	assert_int_equal(sp_guest_plan_encode(&p, &buf, &len), -1);
+	assert_int_equal(errno, EINVAL);
+	p = good;
+	p.ro = outside;
+	assert_int_equal(sp_guest_plan_encode(&p, &buf, &len), -1);
+	assert_int_equal(errno, EINVAL);
 
 	/* Valid but over a frame. */
 	big = malloc(SP_FRAME_MAX);
@@ -545,8 +596,8 @@ static void test_plan_encode_refuses(void **ctx)
 	free(big);
 
 	assert_int_equal(sp_guest_plan_encode(&good, &buf, &len), 0);
-	assert_int_equal(len, sizeof("hostname=h\0uid=0\0gid=0\0cwd=/\0arg=/bin/sh\0") - 1);
-	assert_memory_equal(buf, "hostname=h\0uid=0\0gid=0\0cwd=/\0arg=/bin/sh\0", len);
+	assert_int_equal(len, sizeof("hostname=h\0uid=0\0gid=0\0cwd=/\0arg=/bin/sh\0seccomp=060000000000ff7f\0") - 1);
+	assert_memory_equal(buf, "hostname=h\0uid=0\0gid=0\0cwd=/\0arg=/bin/sh\0seccomp=060000000000ff7f\0", len);
 	free(buf);
 }
 
