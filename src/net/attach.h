@@ -26,11 +26,26 @@ int sp_net_provider_up(const struct sp_plan *plan, int netns, struct sp_err *err
  * uplink and the host's table. */
 void sp_net_provider_down(const struct sp_plan *plan);
 
-/* PING_GID: the host gid of the instance's user, who may then send ICMP
- * echo requests without a capability (ping_group_range, as Docker does). */
-int sp_net_client_up(const struct sp_plan *plan, int provider_netns, int client_netns, gid_t ping_gid,
-		     struct sp_err *err);
+/* Before a provider's namespace can die (NETNS holds it): no forwarding
+ * and no bridge any more, so that its clients cannot meet in the moment
+ * when the kernel has removed the namespace's nftables hooks but not yet
+ * its links. */
+void sp_net_provider_cut(int netns);
 
-/* Removes the client's tables from PROVIDER_NETNS; its port goes with its
- * namespace. */
+/* While a provider with an uplink runs: restores the host's tables of it
+ * (its uplink table, and the forwarding guard where Spectrum turned
+ * forwarding on) when they are gone (a firewall reload flushed them),
+ * or else removes the uplink.  0: all there; 1: restored; -1: removed. */
+int sp_net_provider_check(const struct sp_plan *plan, struct sp_err *err);
+
+/* OWNER: the host pid of the client's PID 1, recorded on its port.  A
+ * port name or address that another running instance has on that
+ * provider (another configuration's) is refused.
+ * PING_GID: the host gid of the instance's user, who may then send ICMP
+ * echo requests without a capability (ping_group_range, as Docker does). */
+int sp_net_client_up(const struct sp_plan *plan, int provider_netns, int client_netns, pid_t owner,
+		     gid_t ping_gid, struct sp_err *err);
+
+/* Removes the client's tables, set elements and routing rules from
+ * PROVIDER_NETNS; its port goes with its namespace. */
 void sp_net_client_down(const struct sp_plan *plan, int provider_netns);

@@ -3,6 +3,7 @@
 #include "net/netlink.h"
 
 #include <errno.h>
+#include <linux/fib_rules.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -126,12 +127,18 @@ int sp_nl_veth_add(struct sp_nl *nl, const char *name, const char *peer, int net
 int sp_nl_bridge_add(struct sp_nl *nl, const char *name, struct sp_err *err)
 {
 	struct nlmsghdr *h = start(nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-	struct nlattr *linkinfo;
+	struct nlattr *linkinfo, *data;
 
 	link_msg(h, 0);
 	mnl_attr_put_strz(h, IFLA_IFNAME, name);
 	linkinfo = mnl_attr_nest_start(h, IFLA_LINKINFO);
 	mnl_attr_put_strz(h, IFLA_INFO_KIND, "bridge");
+	data = mnl_attr_nest_start(h, IFLA_INFO_DATA);
+	/* No IGMP snooping: a client that joins more groups than the
+	 * multicast database holds would turn it off for every port (and
+	 * its clients' ports are isolated anyway, see below). */
+	mnl_attr_put_u8(h, IFLA_BR_MCAST_SNOOPING, 0);
+	mnl_attr_nest_end(h, data);
 	mnl_attr_nest_end(h, linkinfo);
 	if (talk(nl, h) < 0)
 		return sp_fail_errno(err, errno, "make bridge %s", name);
@@ -173,6 +180,36 @@ int sp_nl_link_set_master(struct sp_nl *nl, const char *name, const char *master
 		m = (uint32_t)i;
 	}
 	return set_link(nl, name, "set master", put_master, &m, err);
+}
+
+static void put_isolated(struct nlmsghdr *h, struct ifinfomsg *ifi, const void *arg)
+{
+	struct nlattr *linkinfo, *data;
+
+	(void)ifi;
+	(void)arg;
+	linkinfo = mnl_attr_nest_start(h, IFLA_LINKINFO);
+	mnl_attr_put_strz(h, IFLA_INFO_SLAVE_KIND, "bridge");
+	data = mnl_attr_nest_start(h, IFLA_INFO_SLAVE_DATA);
+	mnl_attr_put_u8(h, IFLA_BRPORT_ISOLATED, 1);
+	mnl_attr_nest_end(h, data);
+	mnl_attr_nest_end(h, linkinfo);
+}
+
+int sp_nl_port_isolate(struct sp_nl *nl, const char *name, struct sp_err *err)
+{
+	return set_link(nl, name, "isolate the bridge port", put_isolated, NULL, err);
+}
+
+static void put_alias(struct nlmsghdr *h, struct ifinfomsg *ifi, const void *arg)
+{
+	(void)ifi;
+	mnl_attr_put_strz(h, IFLA_IFALIAS, arg);
+}
+
+int sp_nl_link_set_alias(struct sp_nl *nl, const char *name, const char *alias, struct sp_err *err)
+{
+	return set_link(nl, name, "set alias", put_alias, alias, err);
 }
 
 static void put_netns(struct nlmsghdr *h, struct ifinfomsg *ifi, const void *arg)
@@ -260,5 +297,80 @@ int sp_nl_route_default(struct sp_nl *nl, struct in_addr gateway, struct sp_err 
 	mnl_attr_put(h, RTA_GATEWAY, sizeof gateway, &gateway);
 	if (talk(nl, h) < 0)
 		return sp_fail_errno(err, errno, "add default route");
+	return 0;
+}
+
+struct link_walk {
+	void (*fn)(void *arg, const char *name, const char *alias);
+	void *arg;
+};
+
+static int link_attr(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+	uint16_t type = mnl_attr_get_type(a);
+
+	if ((type == IFLA_IFNAME || type == IFLA_IFALIAS) && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+		tb[type] = a;
+	return MNL_CB_OK;
+}
+
+static int link_entry(const struct nlmsghdr *h, void *data)
+{
+	const struct nlattr *tb[IFLA_MAX + 1] = { 0 };
+	struct link_walk *w = data;
+
+	mnl_attr_parse(h, sizeof(struct ifinfomsg), link_attr, tb);
+	if (tb[IFLA_IFNAME])
+		w->fn(w->arg, mnl_attr_get_str(tb[IFLA_IFNAME]), tb[IFLA_IFALIAS] ? mnl_attr_get_str(tb[IFLA_IFALIAS]) : "");
+	return MNL_CB_OK;
+}
+
+int sp_nl_links(struct sp_nl *nl, void (*fn)(void *arg, const char *name, const char *alias), void *arg,
+		struct sp_err *err)
+{
+	struct nlmsghdr *h = start(nl, RTM_GETLINK, NLM_F_DUMP);
+	struct link_walk w = { fn, arg };
+	unsigned seq = h->nlmsg_seq;
+	ssize_t n;
+	int r;
+
+	h->nlmsg_flags &= (uint16_t)~NLM_F_ACK;
+	link_msg(h, 0);
+	if (mnl_socket_sendto(nl->sock, h, h->nlmsg_len) < 0)
+		return sp_fail_errno(err, errno, "list links");
+	do {
+		n = mnl_socket_recvfrom(nl->sock, nl->buf, sizeof nl->buf);
+		if (n < 0)
+			return sp_fail_errno(err, errno, "list links");
+		r = mnl_cb_run(nl->buf, (size_t)n, seq, nl->portid, link_entry, &w);
+	} while (r > MNL_CB_STOP);
+	if (r < 0)
+		return sp_fail_errno(err, errno, "list links");
+	return 0;
+}
+
+int sp_nl_rule(struct sp_nl *nl, bool add, const struct sp_nl_rule *rule, struct sp_err *err)
+{
+	struct nlmsghdr *h = start(nl, add ? RTM_NEWRULE : RTM_DELRULE, add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	struct fib_rule_hdr *frh = mnl_nlmsg_put_extra_header(h, sizeof *frh);
+
+	frh->family = AF_INET;
+	frh->src_len = (uint8_t)rule->src_len;
+	frh->dst_len = (uint8_t)rule->dst_len;
+	frh->table = RT_TABLE_MAIN;
+	frh->action = rule->prohibit ? FR_ACT_PROHIBIT : FR_ACT_TO_TBL;
+	if (rule->prohibit)
+		frh->table = RT_TABLE_UNSPEC;
+	mnl_attr_put_u32(h, FRA_PRIORITY, rule->priority);
+	mnl_attr_put_strz(h, FRA_IIFNAME, rule->iif);
+	if (rule->src_len)
+		mnl_attr_put(h, FRA_SRC, sizeof rule->src, &rule->src);
+	if (rule->dst_len)
+		mnl_attr_put(h, FRA_DST, sizeof rule->dst, &rule->dst);
+	if (talk(nl, h) == 0)
+		return 1;
+	if (!(add ? errno == EEXIST : errno == ENOENT))
+		return sp_fail_errno(err, errno, "%s a routing rule of %s", add ? "add" : "remove", rule->iif);
 	return 0;
 }

@@ -19,11 +19,38 @@ void sp_nl_close(struct sp_nl *nl);
  * (a descriptor of /proc/PID/ns/net or /run/netns/X), or here when -1. */
 int sp_nl_veth_add(struct sp_nl *nl, const char *name, const char *peer, int netns_fd, struct sp_err *err);
 
-/* A bridge NAME. */
+/* A bridge NAME, with no IGMP snooping. */
 int sp_nl_bridge_add(struct sp_nl *nl, const char *name, struct sp_err *err);
 
 /* Makes NAME a port of bridge MASTER ("" or NULL: of none). */
 int sp_nl_link_set_master(struct sp_nl *nl, const char *name, const char *master, struct sp_err *err);
+
+/* Isolates the bridge port NAME: the bridge forwards nothing between two
+ * isolated ports, only to and from the bridge itself (the kernel's rule,
+ * which holds with no netfilter hook at all). */
+int sp_nl_port_isolate(struct sp_nl *nl, const char *name, struct sp_err *err);
+
+/* NAME's alias (IFLA_IFALIAS): only root in the link's namespace sets it. */
+int sp_nl_link_set_alias(struct sp_nl *nl, const char *name, const char *alias, struct sp_err *err);
+
+/* FN(ARG, name, alias or "") for each link of the namespace. */
+int sp_nl_links(struct sp_nl *nl, void (*fn)(void *arg, const char *name, const char *alias), void *arg,
+		struct sp_err *err);
+
+/* An IPv4 policy routing rule: packets that came in on IIF, from SRC/SRC_LEN
+ * to DST/DST_LEN (a length 0: any), looked up in the main table, or
+ * refused (PROHIBIT).  1: added or removed; 0: adding one that is there,
+ * or removing one that is not (no error).  A removal matches on what RULE
+ * gives (a length 0: any), so it may take any one of several. */
+struct sp_nl_rule {
+	const char *iif;
+	struct in_addr src, dst;
+	unsigned src_len, dst_len;
+	uint32_t priority;
+	bool prohibit;
+};
+
+int sp_nl_rule(struct sp_nl *nl, bool add, const struct sp_nl_rule *rule, struct sp_err *err);
 
 /* Moves NAME into the namespace of NETNS_FD. */
 int sp_nl_link_set_netns(struct sp_nl *nl, const char *name, int netns_fd, struct sp_err *err);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "net/addr.h"
+#include "util/cleanup.h"
 #include "util/strv.h"
 
 /* The text of an open_memstream, or NULL when writing it failed. */
@@ -30,15 +31,21 @@ char *sp_nft_provider(const struct sp_plan_net *net)
 		return NULL;
 	fprintf(f,
 		"table inet spectrum {\n"
+		/* Each client adds "itself . a peer" for each of its peers. */
+		"\tset peers {\n"
+		"\t\ttype ipv4_addr . ipv4_addr\n"
+		"\t}\n"
 		"\tchain forward {\n"
 		"\t\ttype filter hook forward priority 0; policy accept;\n"
-		/* Clients meet on the bridge, never routed through the
-		 * provider (a forged ICMP error would pass as "related"). */
-		"\t\tiifname \"%s\" oifname \"%s\" drop\n"
+		/* The bridge's ports are isolated: clients meet only through
+		 * the provider's routing, and only declared peers (a forged
+		 * ICMP error would otherwise pass as "related"). */
+		"\t\tiifname \"%s\" oifname \"%s\" ip saddr . ip daddr != @peers drop\n"
+		"\t\tiifname \"%s\" oifname \"%s\" accept\n"
 		"\t\toifname \"%s\" ct state established,related accept\n"
 		"\t\toifname \"%s\" drop\n"
 		"\t}\n",
-		SP_NET_BRIDGE, SP_NET_BRIDGE, SP_NET_BRIDGE, SP_NET_BRIDGE);
+		SP_NET_BRIDGE, SP_NET_BRIDGE, SP_NET_BRIDGE, SP_NET_BRIDGE, SP_NET_BRIDGE, SP_NET_BRIDGE);
 	if (net->uplink == SP_UPLINK_HOST)
 		fprintf(f,
 			"\tchain postrouting {\n"
@@ -73,6 +80,18 @@ static void allow_rule(FILE *f, const char *addr, const struct sp_net_allow *a)
 	fputs(" accept\n", f);
 }
 
+/* VERB ("add", "delete") the elements "its address . a peer's" of the
+ * provider's set of peers. */
+static void peer_elements(FILE *f, const char *verb, const struct sp_plan_net *net)
+{
+	if (net->n_peers == 0)
+		return;
+	fprintf(f, "%s element inet spectrum peers {", verb);
+	for (size_t i = 0; i < net->n_peers; i++)
+		fprintf(f, "%s %s . %s", i ? "," : "", net->addr, net->peers[i].addr);
+	fputs(" }\n", f);
+}
+
 char *sp_nft_client(const struct sp_plan_net *net)
 {
 	const char *p = net->port, *a = net->addr, *m = net->mac_text;
@@ -95,21 +114,30 @@ char *sp_nft_client(const struct sp_plan_net *net)
 		"\tchain forward {\n"
 		"\t\ttype filter hook forward priority 0; policy accept;\n",
 		p, p, m, p, p, a, p, a, p, m);
-	if (net->n_peers == 0) {
-		fprintf(f, "\t\tiifname \"%s\" drop\n", p);
-	} else {
-		fprintf(f, "\t\tiifname \"%s\" oifname != {", p);
-		for (size_t i = 0; i < net->n_peers; i++)
-			fprintf(f, "%s \"%s\"", i ? "," : "", net->peers[i].port);
-		fputs(" } drop\n", f);
-	}
+	/* Its port is isolated, so the bridge forwards none of its frames
+	 * to another client's port (peers meet through the provider's
+	 * routing); this says the same again. */
+	fprintf(f, "\t\tiifname \"%s\" drop\n", p);
 	fprintf(f,
 		"\t}\n"
 		"}\n"
 		"table inet spectrum-%s {\n"
+		"\tchain prerouting {\n"
+		"\t\ttype filter hook prerouting priority -150; policy accept;\n"
+		/* Its share of the provider's (and, through the uplink, the
+		 * host's) connection tracking. */
+		"\t\tiifname \"%s\" ip saddr %s ct state new ct count over %u drop\n"
+		"\t}\n"
 		"\tchain forward {\n"
 		"\t\ttype filter hook forward priority 0; policy accept;\n",
-		p);
+		p, SP_NET_BRIDGE, a, SP_NET_CONN_MAX);
+	if (net->n_peers && !net->allow_any) {
+		/* Its peers are no egress. */
+		fprintf(f, "\t\toifname \"%s\" ip saddr %s ip daddr {", SP_NET_BRIDGE, a);
+		for (size_t i = 0; i < net->n_peers; i++)
+			fprintf(f, "%s %s", i ? "," : "", net->peers[i].addr);
+		fputs(" } accept\n", f);
+	}
 	if (!net->allow_any) {
 		/* Of its own connections only: an ICMP error it forges about
 		 * someone else's is "related" too. */
@@ -119,15 +147,34 @@ char *sp_nft_client(const struct sp_plan_net *net)
 		fprintf(f, "\t\tip saddr %s drop\n", a);
 	}
 	fputs("\t}\n}\n", f);
+	peer_elements(f, "add", net);
+	return finish(f, &buf);
+}
+
+char *sp_nft_client_remove(const struct sp_plan_net *net)
+{
+	cleanup_free char *table = sp_printf("spectrum-%s", net->port);
+	cleanup_free char *tables = table ? sp_nft_delete("bridge inet", table) : NULL;
+	char *buf = NULL;
+	size_t len;
+	FILE *f;
+
+	if (!tables)
+		return NULL;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	fputs(tables, f);
+	/* "add" first, as for tables: deleting what is not there fails. */
+	peer_elements(f, "add", net);
+	peer_elements(f, "delete", net);
 	return finish(f, &buf);
 }
 
 /* Where an uplink does not go: the host's own and private networks
  * (RFC 1918, CGNAT and so other providers' uplinks, link-local and cloud
  * metadata, loopback, benchmarking, multicast and reserved). */
-#define UPLINK_DENIED                                                                        \
-	"0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, " \
-	"192.0.0.0/24, 192.168.0.0/16, 198.18.0.0/15, 224.0.0.0/3"
+#define UPLINK_DENIED SP_NET_UPLINK_DENIED
 
 char *sp_nft_uplink(const char *table, const char *link, const char *subnet)
 {

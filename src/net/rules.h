@@ -5,11 +5,16 @@
  *
  * In a provider's namespace:
  *   inet spectrum          nothing new from elsewhere into the clients'
- *                          bridge; NAT to the uplink
+ *                          bridge; between clients only what its set
+ *                          "peers" holds (the clients add their pairs);
+ *                          NAT to the uplink
  *   bridge spectrum-PORT   a client's frames carry its own MAC and
  *                          address (no spoofing, IPv4 and ARP only), and
- *                          reach no other client but its declared peers
- *   inet spectrum-PORT     its egress policy ("allow")
+ *                          are forwarded to no other port (its port is
+ *                          isolated too: peers meet through the
+ *                          provider's routing)
+ *   inet spectrum-PORT     its egress policy ("allow"), its peers
+ *                          excepted; a bound on its tracked connections
  * On the host, for a provider with "uplink": "host":
  *   ip spectrum-up-HASH    NAT of the provider's link out of the host;
  *                          nothing new into it, nothing from it to the
@@ -27,7 +32,18 @@
 /* malloc'ed scripts; NULL on ENOMEM. */
 char *sp_nft_provider(const struct sp_plan_net *net);
 char *sp_nft_client(const struct sp_plan_net *net);
+/* What sp_nft_client added: its tables and its elements of the provider's
+ * set of peers, present or not. */
+char *sp_nft_client_remove(const struct sp_plan_net *net);
+
+/* New connections a client may have tracked at once in its provider. */
+#define SP_NET_CONN_MAX 8192u
 char *sp_nft_uplink(const char *table, const char *link, const char *subnet);
+/* Where an uplink's table refuses to forward (attach.c says it again as
+ * routing rules, which outlive a firewall reload). */
+#define SP_NET_UPLINK_DENIED                                                                 \
+	"0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, " \
+	"192.0.0.0/24, 192.168.0.0/16, 198.18.0.0/15, 224.0.0.0/3"
 
 #define SP_NFT_GUARD "spectrum-forward"
 char *sp_nft_forward_guard(void);

@@ -3,7 +3,9 @@
 #include <linux/close_range.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -37,6 +39,69 @@ int sp_janitor_lock(const char *name, int *fd, struct sp_err *err)
 	return sp_fail(err, SP_ERR_RUNTIME, "the cleanup after the previous run of %s did not end within 10 s", name);
 }
 
+/* In the janitor: what the engine sends on descriptor 3, until "d" or
+ * the engine's end (0).  A descriptor sent to hold is kept in J->fd (the
+ * janitor's copy, where it was -1: the engine's end is not the
+ * janitor's). */
+static char janitor_wait(struct sp_janitor *j)
+{
+	for (;;) {
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} ctl;
+		char c = 0;
+		struct iovec iov = { &c, 1 };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+				    .msg_controllen = sizeof ctl.buf };
+		struct cmsghdr *cm;
+		ssize_t n = recvmsg(3, &m, MSG_CMSG_CLOEXEC);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+		cm = CMSG_FIRSTHDR(&m);
+		if (c == 'h' && cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int))) {
+			if (j->fd >= 0)
+				close(j->fd);
+			memcpy(&j->fd, CMSG_DATA(cm), sizeof(int));
+			continue;
+		}
+		if (c == 'd')
+			return 'd';
+	}
+}
+
+int sp_janitor_hold(struct sp_janitor *j, int fd, struct sp_err *err)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	char c = 'h';
+	struct iovec iov = { &c, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			    .msg_controllen = sizeof ctl.buf };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+
+	if (j->pid <= 0 || j->fd < 0)
+		return 0;
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (sendmsg(j->fd, &m, MSG_NOSIGNAL) != 1)
+		return sp_fail_errno(err, errno, "hand a descriptor to the janitor");
+	return 0;
+}
+
+int sp_janitor_held(const struct sp_janitor *j)
+{
+	return j->pid == 0 ? j->fd : -1;
+}
+
 int sp_janitor_start(const char *name, struct sp_janitor *j, struct sp_err *err)
 {
 	return sp_janitor_start_with(name, NULL, -1, j, err);
@@ -56,8 +121,9 @@ int sp_janitor_start_hook(const char *name, const char *const *remove, int lock_
 
 	j->pid = -1;
 	j->fd = -1;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return sp_fail_errno(err, errno, "janitor pipe");
+	/* Datagrams: "d" (done), or "h" with a descriptor to hold. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p) < 0)
+		return sp_fail_errno(err, errno, "janitor socket");
 	j->pid = fork();
 	if (j->pid < 0) {
 		close(p[0]);
@@ -92,8 +158,7 @@ int sp_janitor_start_hook(const char *name, const char *const *remove, int lock_
 		if (lk >= 0)
 			dup2(lk, 4);
 		syscall(SYS_close_range, lk >= 0 ? 5 : 4, ~0U, 0);
-		while (read(3, &c, 1) < 0 && errno == EINTR)
-			;
+		c = janitor_wait(j);
 		if (c != 'd') {
 			sp_cgroup_cleanup_name(name);
 			for (size_t i = 0; remove && remove[i]; i++)
@@ -111,7 +176,7 @@ int sp_janitor_start_hook(const char *name, const char *const *remove, int lock_
 void sp_janitor_dismiss(struct sp_janitor *j)
 {
 	if (j->fd >= 0) {
-		(void)!write(j->fd, "d", 1);
+		(void)!send(j->fd, "d", 1, MSG_NOSIGNAL);
 		close(j->fd);
 		j->fd = -1;
 	}

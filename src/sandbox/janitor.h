@@ -10,8 +10,10 @@
 #include "util/err.h"
 
 struct sp_janitor {
-	pid_t pid;
-	int fd; /* write end; closing it without "done" means the engine died */
+	pid_t pid; /* in the janitor's own copy: 0 */
+	/* The engine's end: closing it without "done" means the engine
+	 * died.  In the janitor's copy: what sp_janitor_hold sent, or -1. */
+	int fd;
 };
 
 int sp_janitor_start(const char *name, struct sp_janitor *j, struct sp_err *err);
@@ -41,6 +43,16 @@ struct sp_janitor_hook {
 
 int sp_janitor_start_hook(const char *name, const char *const *remove, int lock_fd,
 			  const struct sp_janitor_hook *hook, struct sp_janitor *j, struct sp_err *err);
+
+/* Sends FD to the janitor, which keeps it open until its cleanup is done,
+ * e.g. a provider's network namespace, kept alive after a crash until the
+ * hook has cut its clients apart (net/attach.h).  A later one replaces
+ * it.  No janitor: nothing is sent. */
+int sp_janitor_hold(struct sp_janitor *j, int fd, struct sp_err *err);
+
+/* In the janitor's hook (J: its copy of the engine's): the descriptor
+ * held, or -1.  In the engine it is always -1. */
+int sp_janitor_held(const struct sp_janitor *j);
 
 /* The engine cleaned up itself: the janitor exits without doing anything. */
 void sp_janitor_dismiss(struct sp_janitor *j);

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "plan/plan.h"
+#include "sandbox/janitor.h"
 #include "store/store.h"
 #include "util/err.h"
 
@@ -19,23 +20,34 @@
 struct sp_engine_net {
 	const struct sp_plan *plan;
 	const struct sp_store *store;
+	struct sp_janitor *janitor; /* holds a provider's namespace too; or NULL */
 	pid_t child;      /* the instance's PID 1 */
 	gid_t host_gid;   /* its user's gid on the host */
 	pid_t provider;   /* the provider a client is linked to; 0: none */
-	int timer;        /* a client's: when to look at its provider again */
-	bool said;        /* a failed relink was reported */
+	int timer;        /* when to look at the provider (or the host's tables) again */
+	bool said;        /* a failed relink (or a restore) was reported */
+	/* Valid when HAS_NETNS: a provider's own namespace, held until its
+	 * clients are cut apart (sp_net_provider_cut); a client's socket in
+	 * its own, which sees whether its link is still there. */
+	bool has_netns;
+	int netns;
+	bool has_sock;
+	int sock;
 };
 
 /* Before the command runs.  A client whose provider does not run fails. */
 int sp_engine_net_up(struct sp_engine_net *n, struct sp_err *err);
 
 /* For a client: a descriptor that becomes readable every second, when
- * sp_engine_net_tick() relinks it if its provider was restarted; -1 for
- * other instances (or when no timer could be made). */
+ * sp_engine_net_tick() relinks it if its provider was restarted or its
+ * link has gone; for a provider with an uplink, when it looks at the
+ * host's tables of it (sp_net_provider_check); -1 for other instances
+ * (or when no timer could be made). */
 int sp_engine_net_timer(struct sp_engine_net *n);
 void sp_engine_net_tick(struct sp_engine_net *n);
 
-/* After the instance: also the janitor's hook (ARG: a struct
- * sp_engine_net, of which only plan and store are used). */
+/* After the instance, once: also the janitor's hook (ARG: a struct
+ * sp_engine_net, of which plan, store and janitor are used).  A
+ * provider's namespace is let go here, after its clients are cut. */
 void sp_engine_net_down(const void *arg);
 void sp_engine_net_close(struct sp_engine_net *n);

@@ -78,6 +78,26 @@ check "the port's master is br0" bash -c "ip netns exec $a ip link show prov0 | 
 check "link taken off the bridge" in_a "$tool" master prov0 ""
 check "no master any more" bash -c "! ip netns exec $a ip link show prov0 | grep -q master"
 
+# What keeps a provider's clients apart (issue 23): no IGMP snooping, an
+# isolated port, its alias, policy routing rules.
+check "the bridge has no multicast snooping" bash -c "ip netns exec $a ip -d link show br0 | grep -q 'mcast_snooping 0'"
+check "link made a port again" in_a "$tool" master prov0 br0
+check "port isolated" in_a "$tool" isolate prov0
+check "the port is isolated" bash -c "ip netns exec $a ip -d link show prov0 | grep -q 'isolated on'"
+check "alias set" in_a "$tool" alias prov0 "spectrum x.1 100.64.1.2 1"
+check "the link list shows it" bash -c "ip netns exec $a $tool links | grep -qx 'prov0 spectrum x.1 100.64.1.2 1'"
+check "a prohibit rule added" in_a "$tool" rule add br0 0.0.0.0/0 100.64.0.0/16 10001 prohibit
+check "a lookup rule added" in_a "$tool" rule add br0 100.64.1.2/32 100.64.3.4/32 10000 lookup
+check "adding it again is no error" in_a "$tool" rule add br0 100.64.1.2/32 100.64.3.4/32 10000 lookup
+check "both are there, once each" bash -c "
+	r=\$(ip netns exec $a ip rule show)
+	[ \"\$(grep -c '^10001:.*to 100.64.0.0/16 iif br0 prohibit' <<<\"\$r\")\" = 1 ] &&
+	[ \"\$(grep -c '^10000:.*from 100.64.1.2 to 100.64.3.4 iif br0 lookup main' <<<\"\$r\")\" = 1 ]"
+check "the rules removed" bash -c "ip netns exec $a $tool rule del br0 100.64.1.2/32 100.64.3.4/32 10000 lookup && ip netns exec $a $tool rule del br0 0.0.0.0/0 100.64.0.0/16 10001 prohibit"
+check "removing them again is no error" in_a "$tool" rule del br0 0.0.0.0/0 100.64.0.0/16 10001 prohibit
+check "no rule of ours is left" bash -c "! ip netns exec $a ip rule show | grep -q br0"
+check "link taken off the bridge again" in_a "$tool" master prov0 ""
+
 # Errors name the link, and change nothing.
 err=$(in_a "$tool" addr nosuch0 100.64.0.9/16 2>&1)
 check "unknown link: one line naming it" bash -c '[ "$(wc -l <<<"$1")" = 1 ] && grep -q nosuch0 <<<"$1"' _ "$err"

@@ -329,7 +329,8 @@ svscan_stop() {
 }
 EXTRA_CLEANUP="svscan_stop; $EXTRA_CLEANUP"
 out=$(spn switch "$CONF" 2>&1)
-check "switch records the configuration (nothing autostarts)" "$out" test $? = 0
+rc=$?
+check "switch records the configuration (nothing autostarts)" "rc $rc: $out" test "$rc" = 0
 out=$(spn start c2 2>&1)
 check "start c2: its provider netvm is started first" "$out" \
 	bash -c 'grep -q "c2: starting its net provider netvm first" <<<"$1" && grep -q "^netvm started" <<<"$1" && grep -q "^c2 started" <<<"$1"' _ "$out"

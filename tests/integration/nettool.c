@@ -3,6 +3,7 @@
  * namespaces it made, and checks the result with iproute2. */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,10 @@ static int usage(void)
 {
 	fputs("usage: nettool veth NAME PEER [NETNS-PATH] | bridge NAME | master NAME BRIDGE | netns NAME NETNS-PATH\n"
 	      "     | mac NAME MAC | up NAME | down NAME | addr NAME A.B.C.D/N | route GATEWAY | del NAME\n"
-	      "     | macfor NAME... (the MAC and address each gets, as one provider's clients)\n",
+	      "     | macfor NAME... (the MAC and address each gets, as one provider's clients)\n"
+	      "     | isolate NAME | alias NAME TEXT | links (each: NAME ALIAS)\n"
+	      "     | rule add|del IIF SRC/LEN DST/LEN PRIORITY lookup|prohibit\n"
+	      "     | collide mac|addr MAC (a name whose first MAC is MAC, or has MAC's address but not its MAC)\n",
 	      stderr);
 	return 2;
 }
@@ -29,6 +33,47 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	for (int i = 0; i < 6; i++)
 		mac[i] = (uint8_t)v[i];
 	return 0;
+}
+
+static void print_link(void *arg, const char *name, const char *alias)
+{
+	(void)arg;
+	printf("%s %s\n", name, alias[0] ? alias : "-");
+}
+
+/* "A.B.C.D/N" */
+static int parse_prefix(const char *s, struct in_addr *in, unsigned *len)
+{
+	char a[32], *slash;
+
+	snprintf(a, sizeof a, "%s", s);
+	slash = strchr(a, '/');
+	if (slash == NULL)
+		return -1;
+	*slash = '\0';
+	*len = (unsigned)atoi(slash + 1);
+	return inet_pton(AF_INET, a, in) == 1 && *len <= 32 ? 0 : -1;
+}
+
+/* Brute force, as an attacker would: names "x0", "x1", ... until one's
+ * MAC at attempt 0 is TARGET (SAME_MAC), or differs from it but gives the
+ * same address (its last two bytes).  About 2^24 names at most. */
+static int collide(bool same_mac, const char *target)
+{
+	uint8_t want[6], mac[6];
+	char name[32];
+
+	if (parse_mac(target, want) < 0)
+		return usage();
+	for (unsigned i = 0; i < (1u << 28); i++) {
+		snprintf(name, sizeof name, "x%u", i);
+		sp_net_mac_for(name, 0, mac);
+		if (mac[4] != want[4] || mac[5] != want[5] || (mac[3] == want[3]) != same_mac)
+			continue;
+		puts(name);
+		return 0;
+	}
+	return 1;
 }
 
 int main(int argc, char **argv)
@@ -54,6 +99,8 @@ int main(int argc, char **argv)
 		free(macs);
 		return 0;
 	}
+	if (strcmp(argv[1], "collide") == 0 && argc == 4)
+		return collide(strcmp(argv[2], "mac") == 0, argv[3]);
 	if (sp_nl_open(&nl, &err) < 0)
 		goto out;
 	if (strcmp(argv[1], "veth") == 0 && (argc == 4 || argc == 5)) {
@@ -98,6 +145,19 @@ int main(int argc, char **argv)
 		if (inet_pton(AF_INET, argv[2], &in) != 1)
 			return usage();
 		rc = sp_nl_route_default(nl, in, &err);
+	} else if (strcmp(argv[1], "isolate") == 0 && argc == 3) {
+		rc = sp_nl_port_isolate(nl, argv[2], &err);
+	} else if (strcmp(argv[1], "alias") == 0 && argc == 4) {
+		rc = sp_nl_link_set_alias(nl, argv[2], argv[3], &err);
+	} else if (strcmp(argv[1], "links") == 0 && argc == 2) {
+		rc = sp_nl_links(nl, print_link, NULL, &err);
+	} else if (strcmp(argv[1], "rule") == 0 && argc == 8) {
+		struct sp_nl_rule r = { .iif = argv[3], .priority = (uint32_t)atoi(argv[6]),
+					.prohibit = strcmp(argv[7], "prohibit") == 0 };
+
+		if (parse_prefix(argv[4], &r.src, &r.src_len) < 0 || parse_prefix(argv[5], &r.dst, &r.dst_len) < 0)
+			return usage();
+		rc = sp_nl_rule(nl, strcmp(argv[2], "add") == 0, &r, &err);
 	} else if (strcmp(argv[1], "del") == 0 && argc == 3) {
 		rc = sp_nl_link_del(nl, argv[2], &err);
 	} else {

@@ -205,19 +205,35 @@ static void test_plan_rules(void **state)
 	assert_non_null(strstr(r, want));
 	free(r);
 
-	/* b: its peer's port is the only way out of its own; no policy. */
+	/* b: no port of its own bridges anywhere, even to its peer (whom it
+	 * meets through the provider: the pair goes into the provider's
+	 * set); no policy; its share of connection tracking. */
 	r = sp_nft_client(&pb.net);
-	snprintf(want, sizeof want, "iifname \"%s\" oifname != { \"%s\" } drop\n", pb.net.port, pb.net.peers[0].port);
+	snprintf(want, sizeof want, "\t\tiifname \"%s\" drop\n", pb.net.port);
+	assert_non_null(strstr(r, want));
+	snprintf(want, sizeof want, "add element inet spectrum peers { %s . %s }\n", pb.net.addr,
+		 pb.net.peers[0].addr);
+	assert_non_null(strstr(r, want));
+	snprintf(want, sizeof want, "iifname \"sp-clients\" ip saddr %s ct state new ct count over %u drop\n",
+		 pb.net.addr, SP_NET_CONN_MAX);
 	assert_non_null(strstr(r, want));
 	snprintf(want, sizeof want, "ip saddr %s drop", pb.net.addr);
 	assert_null(strstr(r, want));
 	free(r);
+	/* Its removal takes the pair out again, present or not. */
+	r = sp_nft_client_remove(&pb.net);
+	snprintf(want, sizeof want, "add element inet spectrum peers { %s . %s }\ndelete element inet spectrum peers { %s . %s }\n",
+		 pb.net.addr, pb.net.peers[0].addr, pb.net.addr, pb.net.peers[0].addr);
+	assert_non_null(strstr(r, want));
+	snprintf(want, sizeof want, "delete table inet spectrum-%s\n", pb.net.port);
+	assert_non_null(strstr(r, want));
+	free(r);
 
 	r = sp_nft_provider(&pp.net);
-	/* Bridge to bridge through the provider is dropped before anything
-	 * "related" is accepted. */
-	assert_true(strstr(r, "iifname \"sp-clients\" oifname \"sp-clients\" drop\n") != NULL &&
-		    strstr(r, "iifname \"sp-clients\" oifname \"sp-clients\" drop\n") <
+	/* Bridge to bridge through the provider: only declared pairs, and
+	 * that before anything "related" is accepted. */
+	assert_true(strstr(r, "iifname \"sp-clients\" oifname \"sp-clients\" ip saddr . ip daddr != @peers drop\n") != NULL &&
+		    strstr(r, "iifname \"sp-clients\" oifname \"sp-clients\" ip saddr . ip daddr != @peers drop\n") <
 			    strstr(r, "oifname \"sp-clients\" ct state established,related accept\n"));
 	assert_non_null(strstr(r, "oifname \"uplink0\" masquerade\n"));
 	free(r);
@@ -257,9 +273,21 @@ static void test_diff_long_policy(void **state)
 		assert_int_equal(sp_config_parse(buf, len, "t.json", &cfg[v], &err), 0);
 	}
 	assert_int_equal(sp_config_diff(&cfg[0], &cfg[1], &d, &n, &err), 0);
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(d[i].name, "a") == 0)
+	/* Both instances are in the diff: "a" changed and restarts, the
+	 * provider is the same.  (A diff without "a" would pass a loop that
+	 * only looks at the entries it finds.) */
+	size_t seen_a = 0, seen_p = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(d[i].name, "a") == 0) {
+			seen_a++;
 			assert_true(d[i].kind == SP_DIFF_CHANGED && d[i].needs_restart);
+		} else if (strcmp(d[i].name, "p") == 0) {
+			seen_p++;
+			assert_int_equal(d[i].kind, SP_DIFF_SAME);
+		}
+	}
+	assert_int_equal(seen_a, 1);
+	assert_int_equal(seen_p, 1);
 	sp_config_diff_free(d, n);
 	for (int v = 0; v < 2; v++) {
 		sp_config_free(&cfg[v]);
