@@ -29,8 +29,12 @@ write_config() {
 	} >"$CONF"
 }
 
+# The host's mounts that this test's instances could leave behind: those
+# beneath or of its own directory, and any of /etc (the symlinks' target).
+# Other tests running meanwhile mount elsewhere, which is no failure here.
 mountinfo_lines() {
-	awk '{ $1 = ""; $2 = ""; print }' /proc/self/mountinfo | sort
+	awk -v t="$T" 'index($0, t) || $4 == "/etc" || index($4, "/etc/") == 1 { $1 = ""; $2 = ""; print }' \
+		/proc/self/mountinfo | sort
 }
 
 # refused_run NAME WHAT PATH-IN-MESSAGE CMD...: the run must fail with 1 or 2,
@@ -154,6 +158,25 @@ check "race: no run ever showed /etc (or anything but the directory)" "$leak_det
 check "race: every run either showed the directory or was refused" "$leak_detail" test "$other" -eq 0
 check "race: at least one run mounted the directory (the check can see it)" "$mounted of $runs" test "$mounted" -gt 0
 check "race: no mount appeared on the host" "$(comm -13 <(echo "$before") <(echo "$after"))" test "$before" = "$after"
+
+# ---- a read-only grant is a read-only mount ----
+
+# The files are the instance user's inside (idmapped) and Landlock would
+# refuse the writes too: only the mount's flag gives EROFS, so these fail
+# when the grant is mounted read-write.
+mkdir -p "$STATE/data/ro"
+echo "ro text" >"$STATE/data/ro/ro.txt"
+write_config ro '{"path": "ro", "at": "/home/user/ro", "mode": "ro"}'
+expect_allowed ro read /home/user/ro/ro.txt
+expect_refused ro EROFS write /home/user/ro/ro.txt
+expect_refused ro EROFS create /home/user/ro/new.txt
+expect_refused ro EROFS mkdir /home/user/ro/newdir
+run_in ro "$P" cat /proc/self/mountinfo
+opts=$(awk '$5 == "/home/user/ro" { o = $6 } END { print o }' <<<"$OUT")
+check "[ro] mountinfo: the ro grant is mounted ro,nosuid,nodev,idmapped" "options: ${opts:-(not mounted)}" \
+	bash -c '[[ ,$1, == *,ro,* && ,$1, == *,nosuid,* && ,$1, == *,nodev,* && ,$1, == *,idmapped,* ]]' _ "$opts"
+check "the ro grant is unchanged on disk" "$(ls -la "$STATE/data/ro")" \
+	bash -c '[ "$(ls -A "$1")" = ro.txt ] && [ "$(cat "$1/ro.txt")" = "ro text" ]' _ "$STATE/data/ro"
 
 # ---- what an instance writes is owned by the store's owner on disk ----
 

@@ -10,7 +10,19 @@
 
 # shellcheck shell=bash
 
+# In CI (CI=true) or with SPECTRUM_REQUIRE_ALL=1, a skip of something that
+# must work on the build machines is a failure: a skipped script or check
+# would otherwise pass unseen (`meson test` counts "1..0 # SKIP" as fine).
+strict_skips() {
+	[ "${CI:-}" = true ] || [ "${SPECTRUM_REQUIRE_ALL:-}" = 1 ]
+}
+
 if [ "$(id -u)" != 0 ]; then
+	if strict_skips; then
+		echo "1..1"
+		echo "not ok 1 - $(basename "$0") runs as root # skipped as not root, and CI=true or SPECTRUM_REQUIRE_ALL=1 makes a skip a failure"
+		exit 1
+	fi
 	echo "1..0 # SKIP not root"
 	exit 0
 fi
@@ -56,6 +68,16 @@ check() {
 		ok "$what"
 	else
 		not_ok "$what" "$details"
+	fi
+}
+
+# skip WHAT REASON: a check that cannot run here; a failure under
+# strict_skips.
+skip() {
+	if strict_skips; then
+		not_ok "$1" "skipped ($2), and CI=true or SPECTRUM_REQUIRE_ALL=1 makes a skip a failure"
+	else
+		ok "$1 # SKIP $2"
 	fi
 }
 

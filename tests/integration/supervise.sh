@@ -181,7 +181,8 @@ check "switch stops a removed instance and removes its service directory" "$OUT"
 	bash -c 'grep -q "$1 *stopped (removed)" <<<"$2" && [ ! -e "$3" ] && [ ! -e "$4" ]' _ "$N" "$OUT" \
 	"$RUNDIR/s6/services/$N" "$SCAN/$N"
 sp stop "$A" "$F" >"$T/out" 2>&1
-check "stop of two running instances exits 0" "$(cat "$T/out")" test $? = 0
+rc=$?
+check "stop of two running instances exits 0" "exit $rc: $(cat "$T/out")" test "$rc" = 0
 
 # ---- 100 start/stop cycles ----
 # Processes of the spectrum binary serving this test's run directory:

@@ -67,10 +67,10 @@ for bad in syntax.json mode.json syntax.nix missing.nix size.nix /nonexistent.js
 		test "$rc" = 2 -a "$(wc -l <"$T/out")" = 1
 	check "... and changes no generation ($bad)" "$(current) | $(gens)" test "$(current) | $(gens)" = "$before"
 done
-grep -q 'instances.x.data\[0\].mode' <(sp switch "$T/mode.json" 2>&1)
-check "the validation error names the key path" "" test $? = 0
-grep -q 'syntax.nix' <(sp switch "$T/syntax.nix" 2>&1)
-check "the Nix error names the file" "" test $? = 0
+OUT=$(sp switch "$T/mode.json" 2>&1)
+check "the validation error names the key path" "$OUT" grep -q 'instances.x.data\[0\].mode' <<<"$OUT"
+OUT=$(sp switch "$T/syntax.nix" 2>&1)
+check "the Nix error names the file" "$OUT" grep -q 'syntax.nix' <<<"$OUT"
 
 C2=$(config 128M ', "gamma": { "software": ["host"], "command": ["true"], "autostart": true }')
 sp switch "$C2" >"$T/out" 2>&1
@@ -91,7 +91,10 @@ OUT=$(sp rollback 2>&1)
 check "rollback makes generation 1 current again" "$OUT" test "$(current)" = generations/1
 check "rollback says gamma would stop" "$OUT" bash -c 'grep -q "gamma *would stop" <<<"$1"' _ "$OUT"
 sp rollback >"$T/out" 2>&1
-check "rollback with no earlier generation fails and changes nothing" "$(cat "$T/out")" \
+rc=$?
+check "rollback with no earlier generation fails (exit 1, one line \"spectrum: ...\")" "exit $rc: $(cat "$T/out")" \
+	bash -c '[ "$1" = 1 ] && [ "$(grep -c . "$2")" = 1 ] && grep -q "^spectrum: " "$2"' _ "$rc" "$T/out"
+check "... and changes nothing" "$(cat "$T/out"); current $(current); $(gens)" \
 	test "$(current)" = generations/1
 sp switch >"$T/out" 2>&1
 check "switch without FILE evaluates the current generation's file again" "$(cat "$T/out")" \
@@ -108,6 +111,7 @@ sp switch "$C2" >/dev/null 2>&1
 dur=$(( ($(date +%s%N) - start) / 1000 ))  # microseconds
 note "a switch takes $((dur / 1000)) ms; killing it at 30 points across that"
 bad_kill=""
+landed=0 partial=0
 for i in $(seq 1 30); do
 	last=$(current)
 	"$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" switch "$C1" >/dev/null 2>&1 &
@@ -115,6 +119,10 @@ for i in $(seq 1 30); do
 	sleep "$(awk -v d="$dur" -v i="$i" 'BEGIN { printf "%.6f", d * i / 30 / 1e6 }')"
 	kill -KILL "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
+	# 137: the switch was still running when SIGKILL came (one that had
+	# finished is a zombie by then, and kill does nothing to it).
+	[ $? -eq 137 ] && landed=$((landed + 1))
+	compgen -G "$STATE/generations/.new-*" >/dev/null && partial=$((partial + 1))
 	now=$(current)
 	n=${now#generations/}
 	for f in config.json source created closure hashes; do
@@ -125,6 +133,10 @@ for i in $(seq 1 30); do
 	fi
 	sp inspect alpha >/dev/null 2>"$T/inspect.err" || bad_kill="$bad_kill kill $i: inspect fails on $now: $(cat "$T/inspect.err");"
 done
+note "$landed of 30 switches were killed while running, $partial left a half-written generation"
+check "at least 10 of the 30 SIGKILLs landed while the switch ran (exit 137)" "$landed landed" test "$landed" -ge 10
+check "at least one SIGKILL left a half-written generation behind (the kill came mid-write)" "$partial" \
+	test "$partial" -ge 1
 check "after 30 SIGKILLs mid-switch the current generation is always complete and usable" "$bad_kill" \
 	test -z "$bad_kill"
 sp switch "$C1" >/dev/null 2>&1

@@ -111,9 +111,20 @@ static bool have_program(const char *name)
 	return found;
 }
 
+/* In CI (CI=true) or with SPECTRUM_REQUIRE_ALL=1 a skip is a failure:
+ * Nix is installed on the build machines, and a skip would pass unseen. */
+static int strict_skips(void)
+{
+	const char *ci = getenv("CI"), *all = getenv("SPECTRUM_REQUIRE_ALL");
+
+	return (ci && strcmp(ci, "true") == 0) || (all && strcmp(all, "1") == 0);
+}
+
 static void need_nix(void)
 {
 	if (!have_program("nix-instantiate")) {
+		if (strict_skips())
+			fail_msg("nix-instantiate not found (CI=true or SPECTRUM_REQUIRE_ALL=1: no skips)");
 		print_message("nix-instantiate not found: skipping\n");
 		skip();
 	}
