@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "backup/chunker.h"
 #include "backup/encoder.h"
 #include "backup/freeze.h"
@@ -1331,6 +1333,9 @@ out:
 	sp_bk_tree_free(&parent_tree);
 	sp_bk_index_load_report_free(&rep);
 	sp_bk_snapshots_free(snaps, n_snaps);
+	/* The gear table is derived from a key: it tells where chunks are
+	 * cut, which is what a chunk-size observer wants to know. */
+	sodium_memzero(&c.chunker, sizeof c.chunker);
 	free(c.buf);
 	free(c.xattr_list);
 	free(c.link);

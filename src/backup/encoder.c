@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -187,5 +188,7 @@ void sp_bk_encoder_stop(struct sp_bk_encoder *e)
 	pthread_mutex_destroy(&e->lock);
 	pthread_cond_destroy(&e->queued);
 	pthread_cond_destroy(&e->done);
+	/* Its own copy of the keys: not left in freed memory. */
+	sodium_memzero(&e->keys, sizeof e->keys);
 	free(e);
 }
