@@ -43,21 +43,7 @@ set -u
 unset SPECTRUM_BACKUP_REPO SPECTRUM_PASSPHRASE SPECTRUM_NEW_PASSPHRASE
 setup_store
 
-# bk STORE ARGS...: `spectrum --state-dir STORE backup ARGS...`, bounded in
-# time, without a terminal; sets RC, OUT, ERR.
-bk() {
-	local store=$1
-	shift
-	timeout -k 5 "${BK_TIMEOUT:-120}" setsid -w "$SPECTRUM" --state-dir "$store" --run-dir "$RUNDIR" backup "$@" \
-		</dev/null >"$T/bk.out" 2>"$T/bk.err"
-	RC=$?
-	OUT=$(cat "$T/bk.out")
-	ERR=$(cat "$T/bk.err")
-}
-
-snap_id() {
-	sed -n 's/^snapshot \([0-9a-f]\{64\}\) saved: .*/\1/p' <<<"$1"
-}
+. "$(dirname "$0")/backuplib.sh"
 
 # Every file of a directory with its size and hash: "nothing changed".
 listing() {

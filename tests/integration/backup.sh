@@ -30,23 +30,9 @@ mkdir -p "$TOOLS"
 
 # ---- helpers ----
 
-# bk STORE ARGS...: `spectrum --state-dir STORE backup ARGS...`, bounded
-# in time, without a terminal (setsid: no /dev/tty to prompt on, so a
-# prompt fails instead of hanging); sets RC, OUT, ERR.
-bk() {
-	local store=$1
-	shift
-	timeout -k 5 "${BK_TIMEOUT:-180}" setsid -w "$SPECTRUM" --state-dir "$store" --run-dir "$RUNDIR" backup "$@" \
-		</dev/null >"$T/bk.out" 2>"$T/bk.err"
-	RC=$?
-	OUT=$(cat "$T/bk.out")
-	ERR=$(cat "$T/bk.err")
-}
-
-# The snapshot id of `backup create`'s output, or "".
-snap_id() {
-	sed -n 's/^snapshot \([0-9a-f]\{64\}\) saved: .*/\1/p' <<<"$1"
-}
+. "$(dirname "$0")/backuplib.sh"
+# Each backup command here gets 180 s (the other backup tests, 120 s).
+BK_DEFAULT_TIMEOUT=180
 
 # snapshot WHAT STORE REPO [ARGS...]: backup create; checks exit 0 and its
 # one line; sets SNAP (empty on failure).

@@ -13,22 +13,10 @@ set -u
 . "$(dirname "$0")/lib.sh" "$@"
 
 setup_store
-SCAN=$RUNDIR/s6/scan
 SFX=$$
 A=view-$SFX
 S=super-$SFX
 
-svscan_pid() {
-	pgrep -f -x "s6-svscan -d 3 $SCAN" | head -n 1
-}
-stop_svscan() {
-	local pid
-	pid=$(svscan_pid)
-	[ -n "$pid" ] || return 0
-	timeout 10 s6-svscanctl -t "$SCAN" 2>/dev/null
-	wait_gone "$pid" 20 || kill -KILL "$pid" 2>/dev/null
-	SVSCAN_PID=$pid
-}
 # shellcheck disable=SC2034 # lib.sh's cleanup reads them
 SVSCAN_PID=""
 # shellcheck disable=SC2034

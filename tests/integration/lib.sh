@@ -240,6 +240,23 @@ wait_gone() {
 	return 1
 }
 
+# The s6-svscan of the run directory (started by `spectrum start` or
+# `switch`): svscan_pid prints its pid; stop_svscan stops it
+# (s6-svscanctl -t, killed if still there after 20 s) and keeps its pid
+# in SVSCAN_PID for a last kill at cleanup.
+svscan_pid() {
+	pgrep -f -x "s6-svscan -d 3 $RUNDIR/s6/scan" | head -n 1
+}
+stop_svscan() {
+	local pid
+	pid=$(svscan_pid)
+	[ -n "$pid" ] || return 0
+	timeout 10 s6-svscanctl -t "$RUNDIR/s6/scan" 2>/dev/null
+	wait_gone "$pid" 20 || kill -KILL "$pid" 2>/dev/null
+	# shellcheck disable=SC2034 # read by the tests' EXTRA_CLEANUP
+	SVSCAN_PID=$pid
+}
+
 # wait_for SECONDS CMD...: true when CMD succeeds within SECONDS.
 wait_for() {
 	local secs=$1 i

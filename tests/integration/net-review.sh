@@ -20,44 +20,10 @@ set -u
 . "$(dirname "$0")/lib.sh" "$@"
 NETTOOL=$(realpath -e "${3:-}") || { echo "Bail out! no nettool at ${3:-}"; exit 1; }
 
-if ! command -v nft >/dev/null || ! command -v ip >/dev/null || ! command -v python3 >/dev/null; then
-	echo "1..0 # SKIP needs nft, ip and python3 (scripts/install-deps)"
-	exit 0
-fi
-
-setup_store
-install -m 0755 "$(dirname "$0")/nethelper.py" "$STATE/data/tools/nethelper.py"
-NH=/opt/tools/nethelper.py
-SFX=$$
-HOST=sp-rhost-$SFX
-WORLD=sp-rworld-$SFX
-EXTRA_CLEANUP='ip netns del "$HOST" 2>/dev/null; ip netns del "$WORLD" 2>/dev/null; true'
-
-ip netns add "$HOST" && ip netns add "$WORLD" || { echo "Bail out! ip netns add failed"; exit 1; }
-ip -n "$HOST" link set lo up
-ip -n "$WORLD" link set lo up
-ip -n "$HOST" link add wan0 type veth peer name eth0 netns "$WORLD"
-ip -n "$HOST" addr add 198.51.100.1/24 dev wan0
-ip -n "$HOST" addr add 10.77.0.1/24 dev wan0
-ip -n "$HOST" link set wan0 up
-ip -n "$WORLD" addr add 198.51.100.2/24 dev eth0
-ip -n "$WORLD" addr add 10.77.0.2/24 dev eth0
-ip -n "$WORLD" link set eth0 up
+. "$(dirname "$0")/netlib.sh" sp-rhost sp-rworld
 # The LAN's hosts route through the host (so an open router would be seen).
 ip -n "$WORLD" route add default via 10.77.0.1
 
-in_host() { nsenter --net="/run/netns/$HOST" "$@"; }
-in_world() { nsenter --net="/run/netns/$WORLD" "$@"; }
-spn() {
-	timeout -k 5 "${SP_TIMEOUT:-60}" nsenter --net="/run/netns/$HOST" \
-		"$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" "$@"
-}
-
-APP='["/bin/sh", "-c", "exec sleep 100000"]'
-TOOLS='"data": [{"path": "tools", "at": "/opt/tools", "mode": "ro"}]'
-inst() { # NAME EXTRA-JSON
-	echo "\"$1\": { \"software\": [\"host\"], \"command\": $APP, $TOOLS, \"resources\": {\"pids\": 64} $2 }"
-}
 cat >"$CONF" <<EOF
 { "instances": {
   $(inst netvm ', "provides": ["net"], "uplink": "host"'),

@@ -16,44 +16,8 @@ set -u
 
 . "$(dirname "$0")/lib.sh" "$@"
 
-if ! command -v nft >/dev/null || ! command -v ip >/dev/null || ! command -v python3 >/dev/null; then
-	echo "1..0 # SKIP needs nft, ip and python3 (scripts/install-deps)"
-	exit 0
-fi
+. "$(dirname "$0")/netlib.sh" sp-host sp-world
 
-setup_store
-install -m 0755 "$(dirname "$0")/nethelper.py" "$STATE/data/tools/nethelper.py"
-NH=/opt/tools/nethelper.py
-SFX=$$
-HOST=sp-host-$SFX
-WORLD=sp-world-$SFX
-EXTRA_CLEANUP='ip netns del "$HOST" 2>/dev/null; ip netns del "$WORLD" 2>/dev/null; true'
-
-ip netns add "$HOST" && ip netns add "$WORLD" || { echo "Bail out! ip netns add failed"; exit 1; }
-ip -n "$HOST" link set lo up
-ip -n "$WORLD" link set lo up
-ip -n "$HOST" link add wan0 type veth peer name eth0 netns "$WORLD"
-ip -n "$HOST" addr add 198.51.100.1/24 dev wan0
-ip -n "$HOST" addr add 10.77.0.1/24 dev wan0
-ip -n "$HOST" link set wan0 up
-ip -n "$WORLD" addr add 198.51.100.2/24 dev eth0
-ip -n "$WORLD" addr add 10.77.0.2/24 dev eth0
-ip -n "$WORLD" link set eth0 up
-
-in_host() { nsenter --net="/run/netns/$HOST" "$@"; }
-in_world() { nsenter --net="/run/netns/$WORLD" "$@"; }
-
-# spectrum in HOST, with the test's store.
-spn() {
-	timeout -k 5 "${SP_TIMEOUT:-60}" nsenter --net="/run/netns/$HOST" \
-		"$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" "$@"
-}
-
-APP='["/bin/sh", "-c", "exec sleep 100000"]'
-TOOLS='"data": [{"path": "tools", "at": "/opt/tools", "mode": "ro"}]'
-inst() { # NAME EXTRA-JSON
-	echo "\"$1\": { \"software\": [\"host\"], \"command\": $APP, $TOOLS, \"resources\": {\"pids\": 64} $2 }"
-}
 cat >"$CONF" <<EOF
 { "instances": {
   $(inst netvm ', "provides": ["net"], "uplink": "host"'),
@@ -319,15 +283,7 @@ out=$(in_host cat /proc/sys/net/ipv4/ip_forward)
 check "after the last uplink the host no longer forwards (it did not before)" "$out" test "$out" = 0
 
 # ---- supervised: a client's start starts its provider; a provider's stop is reported ----
-SCAN=$RUNDIR/s6/scan
-svscan_stop() {
-	local pid
-	pid=$(pgrep -f -x "s6-svscan -d 3 $SCAN" | head -n 1)
-	[ -n "$pid" ] || return 0
-	timeout 10 s6-svscanctl -t "$SCAN" 2>/dev/null
-	wait_gone "$pid" 20 || kill -KILL "$pid" 2>/dev/null
-}
-EXTRA_CLEANUP="svscan_stop; $EXTRA_CLEANUP"
+EXTRA_CLEANUP="stop_svscan; $EXTRA_CLEANUP"
 out=$(spn switch "$CONF" 2>&1)
 rc=$?
 check "switch records the configuration (nothing autostarts)" "rc $rc: $out" test "$rc" = 0
@@ -372,7 +328,7 @@ out=$(nsenter -t "$(spn list --json | python3 -c 'import json,sys; print([x for 
 check "the relinked client's tables are in the new provider" "$out" grep -q "table bridge spectrum-$PORT2" <<<"$out"
 spn stop netvm >/dev/null 2>&1
 spn stop c2 >/dev/null 2>&1
-svscan_stop
+stop_svscan
 
 # ---- bad network configuration ----
 bad() { # WHAT EXPECTED-MESSAGE-PART INSTANCES-JSON

@@ -16,17 +16,6 @@ SFX=$$
 
 # The s6-svscan this test starts (through `spectrum start`) is stopped
 # before the temporary directory goes, and killed by pid as a last resort.
-svscan_pid() {
-	pgrep -f -x "s6-svscan -d 3 $SCAN" | head -n 1
-}
-stop_svscan() {
-	local pid
-	pid=$(svscan_pid)
-	[ -n "$pid" ] || return 0
-	timeout 10 s6-svscanctl -t "$SCAN" 2>/dev/null
-	wait_gone "$pid" 20 || kill -KILL "$pid" 2>/dev/null
-	SVSCAN_PID=$pid
-}
 SVSCAN_PID=""
 EXTRA_CLEANUP='[ -n "$SVSCAN_PID" ] && kill -KILL "$SVSCAN_PID" 2>/dev/null; true'
 trap 'stop_svscan; lib_cleanup' EXIT

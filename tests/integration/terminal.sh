@@ -199,15 +199,7 @@ check "no spectrum process (engine, terminal watcher, janitor) is left" "$(engin
 
 # ---- §5: what an instance prints reaches `spectrum logs` escaped ----
 
-SCAN=$RUNDIR/s6/scan
-svscan_stop() {
-	local pid
-	pid=$(pgrep -f -x "s6-svscan -d 3 $SCAN" | head -n 1)
-	[ -n "$pid" ] || return 0
-	timeout 10 s6-svscanctl -t "$SCAN" 2>/dev/null
-	wait_gone "$pid" 20 || kill -KILL "$pid" 2>/dev/null
-}
-trap 'svscan_stop; lib_cleanup' EXIT
+trap 'stop_svscan; lib_cleanup' EXIT
 
 # What the instance prints: a window title (OSC 0), a clipboard write
 # (OSC 52), a screen clear and cursor home, a tab, a C1 CSI (U+009B).
@@ -244,6 +236,6 @@ check "logs into a pipe: escaped as well (a pipe often ends at a terminal: grep,
 sp logs --raw noisy 2>&1 | untimed >"$T/logs-raw"
 check "logs --raw gives the bytes" "$(od -c "$T/logs-raw" | head -n 8)" cmp -s "$T/logs-raw" "$T/payload"
 sp stop noisy >/dev/null 2>&1
-svscan_stop
+stop_svscan
 
 finish

@@ -400,14 +400,6 @@ else
 fi
 
 # 6. Supervised: start, list, stop, as for a container.
-SCAN=$RUNDIR/s6/scan
-stop_svscan() {
-	local pid
-	pid=$(pgrep -f -x "s6-svscan -d 3 $SCAN" | head -n 1)
-	[ -n "$pid" ] || return 0
-	timeout 10 s6-svscanctl -t "$SCAN" 2>/dev/null
-	wait_gone "$pid" 20 || kill -KILL "$pid" 2>/dev/null
-}
 trap 'stop_svscan; lib_cleanup' EXIT
 if command -v s6-svscan >/dev/null; then
 	SWITCHED=$T/switched.json
