@@ -47,9 +47,10 @@ CONF=""       # its configuration file
 BG_PIDS=()    # background processes this test started, killed at exit
 
 # ok WHAT  /  not_ok WHAT DETAILS
+# A TAP line is one line: a newline in WHAT (text a test quotes) is folded.
 ok() {
 	TAP_N=$((TAP_N + 1))
-	echo "ok $TAP_N - $1"
+	echo "ok $TAP_N - ${1//$'\n'/ | }"
 }
 
 not_ok() {
@@ -57,7 +58,7 @@ not_ok() {
 	TAP_FAILED=$((TAP_FAILED + 1))
 	local details=${2:-}
 	details=${details//$'\n'/ | }
-	echo "not ok $TAP_N - $1 # ${details:0:600}"
+	echo "not ok $TAP_N - ${1//$'\n'/ | } # ${details:0:600}"
 }
 
 # check WHAT DETAILS CONDITION...: ok when the command CONDITION succeeds.

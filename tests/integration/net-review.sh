@@ -233,7 +233,8 @@ BG_PIDS+=("$!")
 wait_for 10 grep -q listening "$T/ca.count"
 wait_for 10 grep -q listening "$T/ca.srv"
 inside cb timeout 10 python3 $NH spray 100.64.255.255 9999 2
-spray=$OUT
+# Its last line only ("sent N failed M"): a TAP name is one line.
+spray=$(tail -n 1 <<<"$OUT")
 inside cb python3 $NH connect "$CA" 9000
 check "no nftables in the provider: cb cannot connect to ca (the routing rule)" "rc $RC: $OUT" test "$RC" = 1
 wait_for 10 grep -q "^count" "$T/ca.count"
