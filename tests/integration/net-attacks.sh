@@ -32,36 +32,9 @@ cat >"$CONF" <<EOF
 } }
 EOF
 
-declare -A ENGINE
-start() { # NAME [CONFIG]: its engine in the background; waits until its command runs
-	rm -f "$RUNDIR/instances/$1/pid"
-	nsenter --net="/run/netns/$HOST" "$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" \
-		run --config "${2:-$CONF}" "$1" </dev/null >"$T/$1.log" 2>&1 &
-	ENGINE[$1]=$!
-	BG_PIDS+=("$!")
-	wait_for 20 test -s "$RUNDIR/instances/$1/pid"
-}
-pid_of() { cat "$RUNDIR/instances/$1/pid"; }
-stop() {
-	kill -TERM "${ENGINE[$1]}" 2>/dev/null
-	wait_gone "${ENGINE[$1]}" 20
-	wait "${ENGINE[$1]}" 2>/dev/null
-	true
-}
-inside() { # NAME CMD...: sets OUT, RC
-	local name=$1
-	shift
-	OUT=$(spn exec --config "$CONF" "$name" -- "$@" </dev/null 2>&1)
-	RC=$?
-}
-addr_of() {
-	spn exec --config "$CONF" "$1" -- ip -4 -o addr show dev eth0 </dev/null 2>/dev/null |
-		awk '{ sub("/.*", "", $4); print $4 }'
-}
 mac_of() {
 	spn inspect --config "$CONF" "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["network"]["mac"])'
 }
-reaches_provider() { inside "$1" ping -c 1 -W 1 100.64.0.1; [ "$RC" = 0 ]; }
 all_linked() { for n in "$@"; do reaches_provider "$n" || return 1; done; }
 
 for n in netvm ca cb pa pb; do

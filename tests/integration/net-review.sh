@@ -34,29 +34,6 @@ cat >"$CONF" <<EOF
 } }
 EOF
 
-declare -A ENGINE
-start() { # NAME: its engine in the background; waits until its command runs
-	rm -f "$RUNDIR/instances/$1/pid"
-	nsenter --net="/run/netns/$HOST" "$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" \
-		run --config "$CONF" "$1" </dev/null >"$T/$1.log" 2>&1 &
-	ENGINE[$1]=$!
-	BG_PIDS+=("$!")
-	wait_for 20 test -s "$RUNDIR/instances/$1/pid"
-}
-pid_of() { cat "$RUNDIR/instances/$1/pid"; }
-stop() {
-	kill -TERM "${ENGINE[$1]}" 2>/dev/null
-	wait_gone "${ENGINE[$1]}" 20
-	wait "${ENGINE[$1]}" 2>/dev/null
-	true
-}
-inside() { # NAME CMD...: sets OUT, RC
-	local name=$1
-	shift
-	OUT=$(spn exec --config "$CONF" "$name" -- "$@" </dev/null 2>&1)
-	RC=$?
-}
-reaches_provider() { inside "$1" ping -c 1 -W 1 100.64.0.1; [ "$RC" = 0 ]; }
 in_prov() { nsenter -t "$(pid_of netvm)" -n "$@"; }
 
 for n in netvm ca; do

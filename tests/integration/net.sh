@@ -32,39 +32,6 @@ cat >"$CONF" <<EOF
 } }
 EOF
 
-declare -A ENGINE
-# start NAME: its engine in the background; waits until its command runs.
-start() {
-	# A SIGKILLed engine leaves its pid file (stale, which `exec` and a
-	# client's engine see): the new one is waited for.
-	rm -f "$RUNDIR/instances/$1/pid"
-	# Not under timeout: $! must be the engine itself (nsenter execs it),
-	# which the crash tests SIGKILL.  lib.sh kills what is left at exit.
-	nsenter --net="/run/netns/$HOST" "$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" \
-		run --config "$CONF" "$1" </dev/null >"$T/$1.log" 2>&1 &
-	ENGINE[$1]=$!
-	BG_PIDS+=("$!")
-	wait_for 20 test -s "$RUNDIR/instances/$1/pid"
-}
-pid_of() { cat "$RUNDIR/instances/$1/pid"; }
-# stop NAME: SIGTERM to its engine, which ends the instance and cleans up.
-stop() {
-	kill -TERM "${ENGINE[$1]}" 2>/dev/null
-	wait_gone "${ENGINE[$1]}" 20
-	wait "${ENGINE[$1]}" 2>/dev/null
-	true
-}
-# inside NAME CMD...: CMD run in instance NAME (spectrum exec); sets OUT, RC.
-inside() {
-	local name=$1
-	shift
-	OUT=$(spn exec --config "$CONF" "$name" -- "$@" </dev/null 2>&1)
-	RC=$?
-}
-addr_of() { # NAME: its eth0 address, as the instance sees it
-	spn exec --config "$CONF" "$1" -- ip -4 -o addr show dev eth0 </dev/null 2>/dev/null |
-		awk '{ sub("/.*", "", $4); print $4 }'
-}
 in_provider() { nsenter -t "$(pid_of "$1")" -n "${@:2}"; }
 
 for n in netvm netvm2; do

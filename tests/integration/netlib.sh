@@ -9,7 +9,8 @@
 # is beyond it, joined by a veth: wan0 in HOST (198.51.100.1/24,
 # 10.77.0.1/24), eth0 in WORLD (198.51.100.2/24, 10.77.0.2/24), both
 # removed at exit.  Then in_host, in_world, spn (spectrum in HOST with the
-# test's store) and inst (one instance's JSON for the test's config).
+# test's store) and inst (one instance's JSON for the test's config);
+# start/stop/pid_of (engines in HOST), inside/addr_of/reaches_provider.
 
 # shellcheck shell=bash disable=SC2016,SC2034 # single-quoted scripts take their values as arguments; the tests read what is set here
 
@@ -51,3 +52,40 @@ TOOLS='"data": [{"path": "tools", "at": "/opt/tools", "mode": "ro"}]'
 inst() { # NAME EXTRA-JSON
 	echo "\"$1\": { \"software\": [\"host\"], \"command\": $APP, $TOOLS, \"resources\": {\"pids\": 64} $2 }"
 }
+
+# The engines the test starts, by instance name (start, stop).
+declare -A ENGINE
+# start NAME [CONFIG]: its engine in the background, in HOST; waits until
+# its command runs.
+start() {
+	# A SIGKILLed engine leaves its pid file (stale, which `exec` and a
+	# client's engine see): the new one is waited for.
+	rm -f "$RUNDIR/instances/$1/pid"
+	# Not under timeout: $! must be the engine itself (nsenter execs it),
+	# which the crash tests SIGKILL.  lib.sh kills what is left at exit.
+	nsenter --net="/run/netns/$HOST" "$SPECTRUM" --state-dir "$STATE" --run-dir "$RUNDIR" \
+		run --config "${2:-$CONF}" "$1" </dev/null >"$T/$1.log" 2>&1 &
+	ENGINE[$1]=$!
+	BG_PIDS+=("$!")
+	wait_for 20 test -s "$RUNDIR/instances/$1/pid"
+}
+pid_of() { cat "$RUNDIR/instances/$1/pid"; }
+# stop NAME: SIGTERM to its engine, which ends the instance and cleans up.
+stop() {
+	kill -TERM "${ENGINE[$1]}" 2>/dev/null
+	wait_gone "${ENGINE[$1]}" 20
+	wait "${ENGINE[$1]}" 2>/dev/null
+	true
+}
+# inside NAME CMD...: CMD run in instance NAME (spectrum exec); sets OUT, RC.
+inside() {
+	local name=$1
+	shift
+	OUT=$(spn exec --config "$CONF" "$name" -- "$@" </dev/null 2>&1)
+	RC=$?
+}
+addr_of() { # NAME: its eth0 address, as the instance sees it
+	spn exec --config "$CONF" "$1" -- ip -4 -o addr show dev eth0 </dev/null 2>/dev/null |
+		awk '{ sub("/.*", "", $4); print $4 }'
+}
+reaches_provider() { inside "$1" ping -c 1 -W 1 100.64.0.1; [ "$RC" = 0 ]; }
