@@ -47,6 +47,7 @@
 #include "backup/tree.h"
 #include "util/cleanup.h"
 #include "util/relpath.h"
+#include "util/shown.h"
 #include "util/strv.h"
 
 #define INDEX_EVERY 8
@@ -210,112 +211,12 @@ static int add_blob(struct create *c, struct writer *wr, const uint8_t id[SP_BK_
 
 /* ---- Names in messages ---- */
 
-/* The code point of the N-byte UTF-8 sequence at P when it is one that
- * reorders or splits what is shown (bidirectional marks, overrides and
- * isolates, line and paragraph separators), else 0.  C1 controls (CSI
- * among them) are escaped by their bytes, as util/shown.h does. */
-static uint32_t layout_char(const uint8_t *p, size_t n)
-{
-	uint32_t cp;
-
-	if (n != 3)
-		return 0;
-	cp = (uint32_t)(p[0] & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
-	return cp == 0x200e || cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ? cp
-														 : 0;
-}
-
-/* The length of the well-formed UTF-8 sequence at P (LEFT bytes there),
- * or 0. */
-static size_t utf8_len(const uint8_t *p, size_t left)
-{
-	size_t n;
-	uint8_t lo = 0x80, hi = 0xbf;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	/* No overlong forms, no surrogates, nothing beyond U+10FFFF. */
-	if (p[0] == 0xe0)
-		lo = 0xa0;
-	else if (p[0] == 0xed)
-		hi = 0x9f;
-	else if (p[0] == 0xf0)
-		lo = 0x90;
-	else if (p[0] == 0xf4)
-		hi = 0x8f;
-	if (left < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
-/* RAW as a terminal may show it and JSON may hold it, in the escapes of
- * util/shown.h (\e, \xHH, \uHHHH) and with \n, \t and \\ (a name in a
- * list needs to be read back unambiguously); longer than MAX, "..." and
- * its end.  Writes at most MAX + 1 bytes to OUT (of OUT_SIZE > MAX).
- * Returns whether it shortened. */
+/* RAW as a terminal may show it and JSON may hold it (util/shown.h, with
+ * \\, \n and \t: a name in a list reads back unambiguously); longer
+ * than MAX, "..." and its end.  Returns whether it shortened. */
 static bool show_name(const char *raw, size_t max, char *out, size_t out_size)
 {
-	const uint8_t *p = (const uint8_t *)raw;
-	size_t len = strlen(raw), total = 0, o = 0;
-
-	/* Two passes: the length escaped, then the text from the first
-	 * whole character that leaves at most MAX - 3 bytes. */
-	for (int pass = 0; pass < 2; pass++) {
-		size_t shown = 0;
-
-		if (pass == 1 && total > max)
-			o = (size_t)snprintf(out, out_size, "...");
-		for (size_t i = 0; i < len;) {
-			size_t n = p[i] < 0x80 ? 1 : utf8_len(p + i, len - i), w;
-			char esc[5 * 4 + 1];
-
-			if (n == 1 && p[i] >= 0x20 && p[i] != 0x7f && p[i] != '\\') {
-				esc[0] = (char)p[i];
-				esc[1] = '\0';
-			} else if (p[i] == '\\') {
-				snprintf(esc, sizeof esc, "\\\\");
-			} else if (p[i] == '\n') {
-				snprintf(esc, sizeof esc, "\\n");
-			} else if (p[i] == '\t') {
-				snprintf(esc, sizeof esc, "\\t");
-			} else if (p[i] == 0x1b) {
-				snprintf(esc, sizeof esc, "\\e");
-			} else if (n == 3 && layout_char(p + i, n) != 0) {
-				snprintf(esc, sizeof esc, "\\u%04x", (unsigned)layout_char(p + i, n));
-			} else if (n > 1 && !(n == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0)) {
-				memcpy(esc, p + i, n);
-				esc[n] = '\0';
-			} else {
-				if (n == 0)
-					n = 1;
-				for (size_t k = 0; k < n; k++)
-					snprintf(esc + 4 * k, sizeof esc - 4 * k, "\\x%02x", p[i + k]);
-			}
-			w = strlen(esc);
-			/* Shortened: the characters that start late enough. */
-			if (pass == 0) {
-				total += w;
-			} else if (total <= max || shown >= total - (max - 3)) {
-				if (o + w < out_size) {
-					memcpy(out + o, esc, w);
-					o += w;
-				}
-			}
-			shown += w;
-			i += n;
-		}
-	}
-	out[o < out_size ? o : out_size - 1] = '\0';
-	return total > max;
+	return sp_shown_end(out, out_size, max, raw, SP_SHOWN_NAMES);
 }
 
 /* The entry being read, as messages show it.  A long path keeps its

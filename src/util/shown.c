@@ -50,6 +50,14 @@ static bool escape_of(const unsigned char *p, int n, unsigned flags, char esc[st
 		return true;
 	}
 	if (n == 1) {
+		if (flags & SP_SHOWN_NAMES) {
+			const char *named = p[0] == '\\' ? "\\\\" : p[0] == '\n' ? "\\n" : p[0] == '\t' ? "\\t" : NULL;
+
+			if (named != NULL) {
+				snprintf(esc, 16, "%s", named);
+				return true;
+			}
+		}
 		if (p[0] == 0x1b) {
 			snprintf(esc, 16, "\\e");
 			return true;
@@ -68,7 +76,7 @@ static bool escape_of(const unsigned char *p, int n, unsigned flags, char esc[st
 	}
 	if (n == 3 && p[0] == 0xe2) {
 		unsigned cp = 0x2000u | (unsigned)(p[1] & 0x3f) << 6 | (unsigned)(p[2] & 0x3f);
-		if ((cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)) {
+		if (cp == 0x200e || cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)) {
 			snprintf(esc, 16, "\\u%04x", cp);
 			return true;
 		}
@@ -99,6 +107,8 @@ static size_t unit(FILE *f, const unsigned char *p, size_t avail, bool more, uns
 
 static bool plain(unsigned char c, unsigned flags)
 {
+	if (c == '\\' && (flags & SP_SHOWN_NAMES))
+		return false;
 	return (c >= 0x20 && c < 0x7f) || ((c == '\n' || c == '\t') && (flags & SP_SHOWN_LINES));
 }
 
@@ -197,4 +207,49 @@ const char *sp_shown_n(char *buf, size_t size, const char *s, size_t len)
 const char *sp_shown(char *buf, size_t size, const char *s)
 {
 	return sp_shown_n(buf, size, s, strlen(s));
+}
+
+/* The unit at P (AVAIL bytes there) as shown: *PIECE and its length;
+ * *TOOK, the bytes it stands for.  ESC holds an escape. */
+static size_t piece_at(const unsigned char *p, size_t avail, unsigned flags, char esc[static 16],
+		       const char **piece, size_t *took)
+{
+	int n = seq_len(p, avail);
+
+	if (n < 0)
+		n = 0;
+	*took = n == 0 ? 1 : (size_t)n;
+	if (escape_of(p, n, flags, esc)) {
+		*piece = esc;
+		return strlen(esc);
+	}
+	*piece = (const char *)p;
+	return (size_t)n;
+}
+
+bool sp_shown_end(char *buf, size_t size, size_t max, const char *s, unsigned flags)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), total = 0, at = 0, out = 0;
+	char esc[16];
+	const char *piece;
+	size_t plen, took;
+
+	/* First the whole length shown, then the pieces that start late
+	 * enough to leave at most MAX - 3 bytes after the "...". */
+	for (size_t i = 0; i < len; i += took)
+		total += piece_at(p + i, len - i, flags, esc, &piece, &took);
+	if (total > max)
+		out = (size_t)snprintf(buf, size, "...");
+	for (size_t i = 0; i < len; i += took, at += plen) {
+		plen = piece_at(p + i, len - i, flags, esc, &piece, &took);
+		if (total > max && at < total - (max - 3))
+			continue;
+		if (out + plen >= size)
+			break;
+		memcpy(buf + out, piece, plen);
+		out += plen;
+	}
+	buf[out] = '\0';
+	return total > max;
 }

@@ -10,10 +10,11 @@
  *   C1, U+0080..U+009F (UTF-8 c2 80..9f) \xc2\xHH
  *   a byte that is not valid UTF-8       \xHH  (a lone 0x9b is CSI to an
  *                                              8-bit terminal)
- *   bidi overrides and isolates, line
- *   and paragraph separators             \uHHHH (they reorder or split
- *                                              what is shown: U+202A..E,
- *                                              U+2066..9, U+2028, U+2029)
+ *   bidi marks, overrides and isolates,
+ *   line and paragraph separators        \uHHHH (they reorder or split
+ *                                              what is shown: U+200E..F,
+ *                                              U+202A..E, U+2066..9,
+ *                                              U+2028, U+2029)
  *
  * Everything else, valid UTF-8 included, passes unchanged; a backslash
  * too (so `\e` in the output may also be the instance's own two
@@ -26,7 +27,11 @@
 #include <stddef.h>
 #include <stdio.h>
 
-enum { SP_SHOWN_LINES = 1 }; /* keep \n and \t as they are */
+enum {
+	SP_SHOWN_LINES = 1, /* keep \n and \t as they are */
+	SP_SHOWN_NAMES = 2, /* \\, \n and \t for a backslash, newline and tab:
+			     * a name in a list reads back unambiguously */
+};
 
 /* A stream being shown: a UTF-8 sequence cut between two writes waits
  * here for its end. */
@@ -50,3 +55,9 @@ const char *sp_shown_n(char *buf, size_t size, const char *s, size_t len);
 
 /* The same for the NUL-terminated S. */
 const char *sp_shown(char *buf, size_t size, const char *s);
+
+/* S escaped on one line with FLAGS into BUF of SIZE (> MAX) bytes; when
+ * that takes more than MAX bytes, "..." and the end that fits (the end of
+ * a path names the entry), never cut inside an escape or a character.
+ * Returns whether it was shortened. */
+bool sp_shown_end(char *buf, size_t size, size_t max, const char *s, unsigned flags);

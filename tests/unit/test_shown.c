@@ -107,11 +107,30 @@ static void test_cut_short(void **ctx)
 	assert_string_equal(sp_shown(buf, 4, "abcdef"), "...");
 }
 
+/* Names in lists (backup create): backslash, newline and tab by name, and
+ * a long name keeps its end, never cut inside an escape or a character. */
+static void test_names_keep_their_end(void **ctx)
+{
+	char buf[32];
+
+	(void)ctx;
+	assert_false(sp_shown_end(buf, sizeof buf, 20, "a\\b\nc\td\x1b\xe2\x80\x8f", SP_SHOWN_NAMES));
+	assert_string_equal(buf, "a\\\\b\\nc\\td\\e\\u200f");
+	assert_true(sp_shown_end(buf, sizeof buf, 10, "data/0123456789/end", SP_SHOWN_NAMES));
+	assert_string_equal(buf, "...789/end");
+	/* The piece that would straddle the cut is left out whole. */
+	assert_true(sp_shown_end(buf, sizeof buf, 7, "xx\x1bzzzz", SP_SHOWN_NAMES));
+	assert_string_equal(buf, "...zzzz");
+	assert_true(sp_shown_end(buf, sizeof buf, 7, "xx\xc3\xa9zzzz", SP_SHOWN_NAMES));
+	assert_string_equal(buf, "...zzzz");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_terminal_controls), cmocka_unit_test(test_lines_kept_in_logs),
 		cmocka_unit_test(test_utf8), cmocka_unit_test(test_one_line), cmocka_unit_test(test_cut_short),
+		cmocka_unit_test(test_names_keep_their_end),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
