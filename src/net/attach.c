@@ -221,9 +221,11 @@ static bool host_forwards(void)
 	return c == '1';
 }
 
+/* A failed look-up counts as absent: what follows puts the table back
+ * (or cuts the uplink), never leaves the host open on an error. */
 static bool guard_present(void)
 {
-	return sp_nft_table_exists(SP_NFT_GUARD) != 0;
+	return sp_nft_table_exists(SP_NFT_GUARD) == 1;
 }
 
 #ifndef SO_NETNS_COOKIE
@@ -461,7 +463,7 @@ static int uplink_subnet(struct uplink *u, struct sp_err *err)
 
 static bool host_tables_there(const struct uplink *u, const char *record)
 {
-	return sp_nft_table_exists(u->table) != 0 && (access(record, F_OK) < 0 || guard_present());
+	return sp_nft_table_exists(u->table) == 1 && (access(record, F_OK) < 0 || guard_present());
 }
 
 int sp_net_provider_check(const struct sp_plan *plan, struct sp_err *err)
